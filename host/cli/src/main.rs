@@ -1,1 +1,114 @@
-fn main() {}
+//! The `vessel` command line.
+
+mod history;
+mod progress;
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Vessel runs Capillaries-compatible data pipelines: batch-parallel, supervised, resumable.
+#[derive(Parser)]
+#[command(name = "vessel", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a script to completion on this machine (SQLite storage, in-process queue).
+    Run(run::RunArgs),
+    /// Load and validate a script; print its nodes or its DAG.
+    Validate(validate::ValidateArgs),
+    /// Show run, node or batch history of a keyspace.
+    History(history::HistoryArgs),
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VESSEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::main(a),
+        Command::Validate(a) => validate::main(a),
+        Command::History(a) => history::main(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Data directory used when none is given: `vessel-data` beside the script, or in the
+/// current directory for commands without a script. `VESSEL_DATA_DIR` overrides both.
+pub(crate) fn default_data_dir(script: Option<&Path>) -> PathBuf {
+    if let Ok(d) = std::env::var("VESSEL_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let base = script
+        .and_then(|s| s.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    base.join("vessel-data")
+}
+
+/// Keyspace used when none is given: the script's file name (or its folder's name when the
+/// file is called `script`), reduced to letters, digits and `_`.
+pub(crate) fn default_keyspace(script: &Path) -> String {
+    let stem = script
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("vessel");
+    let abs = std::fs::canonicalize(script).unwrap_or_else(|_| script.to_path_buf());
+    let dir = abs
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|s| s.to_str())
+        .unwrap_or("vessel");
+    let raw = if stem.starts_with("script") {
+        format!("{dir}{}", stem.trim_start_matches("script"))
+    } else {
+        stem.to_string()
+    };
+    let mut ks: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if ks.is_empty() || ks.starts_with("system") {
+        ks = format!("ks_{ks}");
+    }
+    ks.truncate(48);
+    ks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_names_come_from_the_script() {
+        assert_eq!(default_keyspace(Path::new("/x/lookup/script.yaml")), "lookup");
+        assert_eq!(
+            default_keyspace(Path::new("/x/lookup/script_quick.yaml")),
+            "lookup_quick"
+        );
+        assert_eq!(default_keyspace(Path::new("/x/y/My-Flow.json")), "my_flow");
+        assert_eq!(default_keyspace(Path::new("/x/y/system.json")), "ks_system");
+    }
+}

@@ -1,1 +1,35 @@
-//! placeholder
+//! Vessel's engine: runs Capillaries-compatible scripts batch by batch.
+//!
+//! The engine is the same in both deployments. [`Engine::start_run`] records a run in storage
+//! and publishes the batches of the nodes that can start; [`worker::run_worker`] takes batch
+//! messages from a queue, checks the node's dependencies, processes the batch against storage,
+//! records its status and publishes the next nodes' batches when a node completes. `vessel run`
+//! runs both in one process on SQLite and the in-process queue; `vessel daemon` runs only
+//! workers, on RabbitMQ and Cassandra.
+//!
+//! ```no_run
+//! # async fn demo() -> vessel_engine::Result<()> {
+//! use std::sync::Arc;
+//! use vessel_engine::{Engine, RunRequest};
+//! let storage = Arc::new(vessel_store_sqlite::SqliteStorage::open("data")?);
+//! let queue = Arc::new(vessel_queue::MemoryQueue::new());
+//! let engine = Engine::new(storage, queue.clone());
+//! let run_id = engine
+//!     .start_run(&RunRequest::new("ks", "script.yaml".as_ref(), None, &["read_orders"]))
+//!     .await?;
+//! # let _ = run_id; Ok(()) }
+//! ```
+
+mod deps;
+mod engine;
+mod error;
+pub mod files;
+mod nodes;
+pub mod progress;
+mod scripts;
+pub mod status;
+pub mod worker;
+
+pub use engine::{Engine, RunRequest, RunSummary, NodeSummary};
+pub use error::{EngineError, Result};
+pub use scripts::ScriptCache;

@@ -1,1 +1,6 @@
-//! placeholder
+//! Capillaries-compatible scripts.
+//!
+//! SCAFFOLD: loader, validation, DAG, keys and policies are being written.
+
+pub mod model;
+pub use model::*;

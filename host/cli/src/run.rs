@@ -1,0 +1,182 @@
+//! `vessel run`: create a run (or resume one) and process it to the end in this process.
+
+use crate::progress::Bars;
+use anyhow::{Context, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use vessel_engine::{Engine, RunRequest, RunSummary, worker};
+use vessel_queue::{MemoryQueue, Queue};
+use vessel_store::RunStatus;
+use vessel_store_sqlite::SqliteStorage;
+
+/// Arguments of `vessel run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Script file (JSON or YAML). Not needed with --resume.
+    script: Option<PathBuf>,
+    /// Params file (JSON or YAML) substituted into the script.
+    #[arg(long)]
+    params: Option<PathBuf>,
+    /// Keyspace that holds the run's tables and state (default: derived from the script name).
+    #[arg(long)]
+    keyspace: Option<String>,
+    /// Comma-separated start nodes (default: every node that reads files).
+    #[arg(long, value_delimiter = ',')]
+    start_nodes: Vec<String>,
+    /// Where keyspaces are stored (default: `vessel-data` beside the script).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Batches processed in parallel (default: number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Finish the latest unfinished run of the keyspace instead of starting a new one.
+    #[arg(long)]
+    resume: bool,
+    /// Text recorded with the run.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(2))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run(args, workers))
+}
+
+async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
+    let (keyspace, data_dir) = match (&args.script, args.resume) {
+        (_, true) => {
+            let Some(ks) = args.keyspace.clone() else {
+                bail!("--resume needs --keyspace (and --data-dir unless it is the default)");
+            };
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| crate::default_data_dir(args.script.as_deref()));
+            (ks, dir)
+        }
+        (Some(script), false) => (
+            args.keyspace
+                .clone()
+                .unwrap_or_else(|| crate::default_keyspace(script)),
+            args.data_dir
+                .clone()
+                .unwrap_or_else(|| crate::default_data_dir(Some(script))),
+        ),
+        (None, false) => bail!("give a script to run, or --resume --keyspace KS"),
+    };
+    let storage = Arc::new(
+        SqliteStorage::open(&data_dir)
+            .with_context(|| format!("cannot open data directory {}", data_dir.display()))?,
+    );
+    let queue = MemoryQueue::new();
+    let bars = Arc::new(Bars::new());
+    let engine = Arc::new(
+        Engine::new(storage, Arc::new(queue.clone()) as Arc<dyn Queue>).with_progress(bars.clone()),
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut handles = Vec::new();
+    for slot in 0..workers {
+        let consumer = queue.consumer().await?;
+        handles.push(tokio::spawn(worker::run_worker(
+            engine.clone(),
+            slot,
+            consumer,
+            stop_rx.clone(),
+        )));
+    }
+
+    let run_id = if args.resume {
+        let id = engine.resume_run(&keyspace, None).await?;
+        bars.println(&format!("resuming run {id} of keyspace {keyspace}"));
+        id
+    } else {
+        let script = args.script.as_ref().expect("checked above");
+        let req = RunRequest {
+            keyspace: keyspace.clone(),
+            script: script.clone(),
+            params: args.params.clone(),
+            start_nodes: args.start_nodes.clone(),
+            description: args.description.clone(),
+        };
+        let id = engine.start_run(&req).await?;
+        bars.println(&format!(
+            "run {id} of keyspace {keyspace} (data in {})",
+            data_dir.display()
+        ));
+        id
+    };
+
+    let mut interrupted = false;
+    loop {
+        let st = engine.run_status(&keyspace, run_id).await?;
+        if matches!(st, RunStatus::Complete | RunStatus::Stop) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+        }
+    }
+    let _ = stop_tx.send(interrupted);
+    queue.close();
+    for h in handles {
+        let _ = h.await;
+    }
+    bars.finish();
+    if interrupted {
+        eprintln!(
+            "interrupted: finish the run with `vessel run --resume --keyspace {keyspace} --data-dir {}`",
+            data_dir.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let summary = engine.summary(&keyspace, run_id).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(if summary.all_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_summary(s: &RunSummary) {
+    let w = s.nodes.iter().map(|n| n.node.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<w$}  {:<12}  {:>9}  {:>10}  {:>10}  {:>8}",
+        "node", "status", "batches", "rows in", "rows out", "time"
+    );
+    for n in &s.nodes {
+        println!(
+            "{:<w$}  {:<12}  {:>9}  {:>10}  {:>10}  {:>7.2}s",
+            n.node,
+            n.status,
+            format!("{}/{}", n.batches_ok, n.batches_total),
+            n.rows_in,
+            n.rows_out,
+            n.seconds
+        );
+    }
+    println!("run {} of {}: {}", s.run_id, s.keyspace, s.run_status);
+    for n in s.nodes.iter().filter(|n| n.error.is_some()) {
+        println!("{} failed: {}", n.node, n.error.as_deref().unwrap_or_default());
+    }
+}

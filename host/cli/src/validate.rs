@@ -1,0 +1,67 @@
+//! `vessel validate`: load a script, report every problem, print its nodes or DAG.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vessel_script::{Reader, Writer};
+
+/// Output of `vessel validate`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Node table.
+    Text,
+    /// Graphviz dot.
+    Dot,
+}
+
+/// Arguments of `vessel validate`.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// Script file (JSON or YAML).
+    script: PathBuf,
+    /// Params file.
+    #[arg(long)]
+    params: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let script = match vessel_script::load_script(&args.script, args.params.as_deref()) {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match args.format {
+        Format::Dot => print!("{}", vessel_script::dag::to_dot(&script)),
+        Format::Text => {
+            for name in vessel_script::dag::topological_order(&script) {
+                let n = &script.nodes[&name];
+                let reads = match &n.reader {
+                    Reader::File(f) => format!("{} file(s)", f.urls.len()),
+                    Reader::Table(t) => {
+                        let mut s = t.table.clone();
+                        if let Some(l) = &n.lookup {
+                            s.push_str(&format!(" + lookup {}", l.index_name));
+                        }
+                        s
+                    }
+                };
+                let writes = match &n.writer {
+                    Writer::Table(w) => format!("table {}", w.name),
+                    Writer::File(f) => format!("file {}", f.url_template),
+                };
+                println!(
+                    "{name:<40} {:<22} {:>5} batches  reads {reads}  writes {writes}",
+                    n.node_type.name(),
+                    n.batches_total()
+                );
+            }
+            println!("{}: OK, {} nodes", args.script.display(), script.nodes.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,48 @@
+//! Errors of batch processing and run management.
+
+use vessel_queue::QueueError;
+use vessel_store::StoreError;
+
+/// Everything the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The script or params could not be loaded or are invalid.
+    #[error("{0}")]
+    Script(String),
+    /// Reading or writing a data file failed.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    /// An expression failed on a row.
+    #[error("node '{node}', {field}: {message}")]
+    Eval {
+        /// Node name.
+        node: String,
+        /// Which expression (`w.fields.total.expression`, `w.having`, ...).
+        field: String,
+        /// The error.
+        message: String,
+    },
+    /// A request that cannot be honoured (unknown node, run, ...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl EngineError {
+    /// True when retrying later may succeed (storage or broker unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EngineError::Store(e) => e.is_transient(),
+            EngineError::Queue(QueueError::Unavailable(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Result of engine operations.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,177 @@
+//! `table_lookup_table`: left rows joined with right rows found through an index.
+
+use super::{BatchCtx, BatchStats, TableSink, table_reader, zero_row};
+use crate::{EngineError, Result};
+use std::collections::HashMap;
+use vessel_core::{RowSet, Value};
+use vessel_script::keys::build_key;
+use vessel_script::{JoinType, Lookup, ALIAS_L};
+use vessel_store::{IndexRef, TableRef};
+
+pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
+    let reader = table_reader(ctx.node)?;
+    let lookup = ctx.node.lookup.as_ref().ok_or_else(|| {
+        EngineError::Invalid(format!("node '{}' has no lookup section", ctx.node.name))
+    })?;
+    let right_run = ctx.lookup_run.ok_or_else(|| {
+        EngineError::Invalid(format!(
+            "node '{}': no run produced table '{}'",
+            ctx.node.name, lookup.right_table
+        ))
+    })?;
+    let index = IndexRef {
+        name: lookup.index_name.clone(),
+        run_id: right_run,
+        unique: lookup.index.unique,
+    };
+    let right = TableRef {
+        name: lookup.right_table.clone(),
+        run_id: right_run,
+    };
+    let mut sink = TableSink::new(ctx)?;
+    let l_zero = zero_row(&lookup.right_fields);
+    let mut pages = ctx.pages(reader)?;
+    while let Some(left) = pages.next(ctx).await? {
+        let matches = find_matches(ctx, lookup, &index, &right, &left).await?;
+        for (i, found) in matches.iter().enumerate() {
+            let r = left.row(i);
+            if lookup.group {
+                emit_grouped(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
+            } else {
+                emit_plain(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
+            }
+        }
+    }
+    let rows_in = pages.rows;
+    let rows_out = sink.finish().await?;
+    Ok(BatchStats { rows_in, rows_out })
+}
+
+/// For each left row, the right rows that match its key and pass the filter.
+async fn find_matches(
+    ctx: &BatchCtx<'_>,
+    lookup: &Lookup,
+    index: &IndexRef,
+    right: &TableRef,
+    left: &RowSet,
+) -> Result<Vec<Vec<Vec<Value>>>> {
+    let mut key_pos: HashMap<String, usize> = HashMap::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut left_key: Vec<usize> = Vec::with_capacity(left.len());
+    for i in 0..left.len() {
+        let vals: Vec<Value> = lookup.join_on.iter().map(|&c| left.get(i, c)).collect();
+        let refs: Vec<&Value> = vals.iter().collect();
+        let key = build_key(&lookup.index.components, &refs);
+        let pos = *key_pos.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            keys.len() - 1
+        });
+        left_key.push(pos);
+    }
+    let mut by_key: Vec<Vec<Vec<Value>>> = vec![Vec::new(); keys.len()];
+    let chunk = lookup.idx_read_batch_size.max(1);
+    let empty: Vec<Value> = Vec::new();
+    for (c, part) in keys.chunks(chunk).enumerate() {
+        let found = ctx
+            .ks
+            .lookup(index, right, part, &lookup.right_fields)
+            .await?;
+        for (j, &kp) in found.key_pos.iter().enumerate() {
+            let row = found.rows.row(j);
+            if let Some(filter) = &lookup.filter {
+                let mut env: [&[Value]; 4] = [&empty, &empty, &empty, &empty];
+                env[ALIAS_L] = &row;
+                let keep = filter
+                    .eval(&env)
+                    .map_err(|e| ctx.eval_err("l.filter", e))?;
+                if keep.as_bool() != Some(true) {
+                    continue;
+                }
+            }
+            by_key[c * chunk + kp].push(row);
+        }
+    }
+    // Each left row gets its own copy: left rows sharing a key are rare, and this keeps the
+    // emit functions simple.
+    Ok(left_key.into_iter().map(|k| by_key[k].clone()).collect())
+}
+
+async fn emit_plain(
+    ctx: &BatchCtx<'_>,
+    lookup: &Lookup,
+    sink: &mut TableSink<'_>,
+    r: &[Value],
+    found: &[Vec<Value>],
+    l_zero: &[Value],
+) -> Result<()> {
+    if found.is_empty() {
+        if lookup.join_type == JoinType::Inner {
+            return Ok(());
+        }
+        let writer = sink.writer();
+        let env: [&[Value]; 4] = [r, l_zero, &[], &[]];
+        let mut w = Vec::with_capacity(writer.fields.len());
+        for f in &writer.fields {
+            if f.uses_lookup {
+                w.push(
+                    f.default_value
+                        .clone()
+                        .unwrap_or_else(|| Value::zero(f.field_type)),
+                );
+            } else {
+                w.push(
+                    f.expr
+                        .eval(&env)
+                        .map_err(|e| ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
+                );
+            }
+        }
+        return sink.push(w).await;
+    }
+    for l in found {
+        let w = sink.eval_fields(r, l, &[])?;
+        sink.push(w).await?;
+    }
+    Ok(())
+}
+
+async fn emit_grouped(
+    ctx: &BatchCtx<'_>,
+    lookup: &Lookup,
+    sink: &mut TableSink<'_>,
+    r: &[Value],
+    found: &[Vec<Value>],
+    l_zero: &[Value],
+) -> Result<()> {
+    let writer = sink.writer();
+    if found.is_empty() && lookup.join_type == JoinType::Inner {
+        return Ok(());
+    }
+    let mut w = Vec::with_capacity(writer.fields.len());
+    for f in &writer.fields {
+        let field = || format!("w.fields.{}", f.name);
+        if let Some(mut state) = f.expr.new_agg_state() {
+            if found.is_empty() {
+                w.push(
+                    f.default_value
+                        .clone()
+                        .unwrap_or_else(|| Value::zero(f.field_type)),
+                );
+                continue;
+            }
+            for l in found {
+                let env: [&[Value]; 4] = [r, l, &[], &[]];
+                state
+                    .update(&f.expr, &env)
+                    .map_err(|e| ctx.eval_err(&field(), e))?;
+            }
+            w.push(state.finish(&f.expr));
+        } else {
+            // Non-aggregate fields of a grouped node see the last matching right row.
+            let l = found.last().map_or(l_zero, Vec::as_slice);
+            let env: [&[Value]; 4] = [r, l, &[], &[]];
+            w.push(f.expr.eval(&env).map_err(|e| ctx.eval_err(&field(), e))?);
+        }
+    }
+    sink.push(w).await
+}

@@ -1,0 +1,295 @@
+//! Node processors: one batch of each node type, from reading to writing.
+
+mod file_table;
+mod lookup;
+mod table_file;
+mod table_table;
+
+use crate::engine::table_def;
+use crate::progress::ProgressEvent;
+use crate::{Engine, EngineError, Result};
+use std::sync::Arc;
+use vessel_core::{RowSet, Value};
+use vessel_queue::BatchMessage;
+use vessel_script::keys::row_key;
+use vessel_script::{Node, NodeType, Reader, Script, TableReader, TableWriter, Writer};
+use vessel_store::{Keyspace, TableDef, TableRef, TokenRange, WriteMode};
+
+/// Everything a node processor needs for one batch.
+pub(crate) struct BatchCtx<'a> {
+    pub engine: &'a Engine,
+    pub ks: &'a dyn Keyspace,
+    pub script: &'a Arc<Script>,
+    pub node: &'a Node,
+    pub msg: &'a BatchMessage,
+    /// Run whose reader table to read (chosen by the dependency policy).
+    pub reader_run: Option<i32>,
+    /// Run whose lookup table to read.
+    pub lookup_run: Option<i32>,
+}
+
+impl BatchCtx<'_> {
+    pub fn eval_err(&self, field: &str, e: impl std::fmt::Display) -> EngineError {
+        EngineError::Eval {
+            node: self.node.name.clone(),
+            field: field.to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    fn report_rows(&self, n: usize) {
+        self.engine.report(ProgressEvent::Rows {
+            node: self.node.name.clone(),
+            rows_in: n as u64,
+        });
+    }
+
+    fn token_range(&self) -> TokenRange {
+        TokenRange {
+            first: self.msg.first_token,
+            last: self.msg.last_token,
+        }
+    }
+
+    fn source_table(&self, reader: &TableReader) -> Result<TableRef> {
+        let run_id = self.reader_run.ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "node '{}': no run produced table '{}'",
+                self.node.name, reader.table
+            ))
+        })?;
+        Ok(TableRef {
+            name: reader.table.clone(),
+            run_id,
+        })
+    }
+
+    /// A page-by-page reader over the batch's token range of the reader table.
+    fn pages(&self, reader: &'_ TableReader) -> Result<Pages> {
+        Ok(Pages {
+            table: self.source_table(reader)?,
+            fields: reader.fields.clone(),
+            range: self.token_range(),
+            limit: reader.rowset_size,
+            cursor: None,
+            done: false,
+            rows: 0,
+        })
+    }
+}
+
+/// Reads one batch's rows of a table, `rowset_size` at a time.
+pub(crate) struct Pages {
+    table: TableRef,
+    fields: Arc<vessel_core::Schema>,
+    range: TokenRange,
+    limit: usize,
+    cursor: Option<vessel_store::PageCursor>,
+    done: bool,
+    /// Rows returned so far.
+    pub rows: u64,
+}
+
+impl Pages {
+    /// The next non-empty page, or `None` at the end of the range.
+    pub async fn next(&mut self, ctx: &BatchCtx<'_>) -> Result<Option<RowSet>> {
+        while !self.done {
+            let page = ctx
+                .ks
+                .read_page(
+                    &self.table,
+                    &self.fields,
+                    self.range,
+                    self.cursor.take(),
+                    self.limit,
+                )
+                .await?;
+            match page.next {
+                Some(c) => self.cursor = Some(c),
+                None => self.done = true,
+            }
+            if !page.rows.is_empty() {
+                self.rows += page.rows.len() as u64;
+                ctx.report_rows(page.rows.len());
+                return Ok(Some(page.rows));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Rows read and written by one batch.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct BatchStats {
+    pub rows_in: u64,
+    pub rows_out: u64,
+}
+
+/// Processes one batch of the context's node.
+pub(crate) async fn process_batch(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
+    match ctx.node.node_type {
+        NodeType::FileTable => file_table::run(ctx).await,
+        NodeType::TableTable | NodeType::DistinctTable => table_table::run(ctx).await,
+        NodeType::TableLookupTable => lookup::run(ctx).await,
+        NodeType::TableFile => table_file::run(ctx).await,
+        NodeType::TableCustomTfmTable => Err(EngineError::Invalid(format!(
+            "node '{}': custom processor '{}' is not available in this build",
+            ctx.node.name,
+            ctx.node
+                .processor
+                .as_ref()
+                .map_or("", |p| p.proc_type.as_str())
+        ))),
+    }
+}
+
+fn table_reader<'a>(node: &'a Node) -> Result<&'a TableReader> {
+    match &node.reader {
+        Reader::Table(t) => Ok(t),
+        Reader::File(_) => Err(EngineError::Invalid(format!(
+            "node '{}' has a file reader where a table reader is expected",
+            node.name
+        ))),
+    }
+}
+
+fn table_writer(node: &Node) -> Result<&TableWriter> {
+    match &node.writer {
+        Writer::Table(w) => Ok(w),
+        Writer::File(_) => Err(EngineError::Invalid(format!(
+            "node '{}' has a file writer where a table writer is expected",
+            node.name
+        ))),
+    }
+}
+
+/// Rows buffered before one storage write.
+const WRITE_CHUNK: usize = 2000;
+
+/// Evaluates writer fields, applies `having`, builds index keys and writes rows in chunks.
+pub(crate) struct TableSink<'a> {
+    ctx: &'a BatchCtx<'a>,
+    writer: &'a TableWriter,
+    def: TableDef,
+    mode: WriteMode,
+    out: RowSet,
+    keys: Vec<Vec<String>>,
+    written: u64,
+    empty: Vec<Value>,
+}
+
+impl<'a> TableSink<'a> {
+    pub fn new(ctx: &'a BatchCtx<'a>) -> Result<TableSink<'a>> {
+        let writer = table_writer(ctx.node)?;
+        let def = table_def(ctx.node, ctx.msg.run_id).expect("table writer has a table");
+        let mode = if ctx.node.node_type == NodeType::DistinctTable {
+            WriteMode::DistinctFirst
+        } else {
+            WriteMode::Normal
+        };
+        Ok(TableSink {
+            ctx,
+            writer,
+            out: RowSet::with_capacity(writer.schema.clone(), WRITE_CHUNK),
+            keys: vec![Vec::with_capacity(WRITE_CHUNK); writer.indexes.len()],
+            def,
+            mode,
+            written: 0,
+            empty: Vec::new(),
+        })
+    }
+
+    /// The writer definition.
+    pub fn writer(&self) -> &'a TableWriter {
+        self.writer
+    }
+
+    /// Evaluates every writer field over `r`, `l`, `p`.
+    pub fn eval_fields(&self, r: &[Value], l: &[Value], p: &[Value]) -> Result<Vec<Value>> {
+        let env: [&[Value]; 4] = [r, l, p, &self.empty];
+        self.writer
+            .fields
+            .iter()
+            .map(|f| {
+                f.expr
+                    .eval(&env)
+                    .map_err(|e| self.ctx.eval_err(&format!("w.fields.{}", f.name), e))
+            })
+            .collect()
+    }
+
+    /// Applies `having` and buffers the row; flushes when the buffer is full.
+    pub async fn push(&mut self, w: Vec<Value>) -> Result<()> {
+        let w: Vec<Value> = w
+            .into_iter()
+            .zip(self.writer.fields.iter())
+            .map(|(v, f)| v.normalized_for(f.field_type).unwrap_or_else(|| Value::zero(f.field_type)))
+            .collect();
+        if let Some(h) = &self.writer.having {
+            let env: [&[Value]; 4] = [&self.empty, &self.empty, &self.empty, &w];
+            let keep = h
+                .eval(&env)
+                .map_err(|e| self.ctx.eval_err("w.having", e))?;
+            if keep.as_bool() != Some(true) {
+                return Ok(());
+            }
+        }
+        for (i, idx) in self.writer.indexes.iter().enumerate() {
+            self.keys[i].push(row_key(&idx.components, &w));
+        }
+        self.out.push_row(w);
+        if self.out.len() >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered rows.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::replace(
+            &mut self.out,
+            RowSet::with_capacity(self.writer.schema.clone(), WRITE_CHUNK),
+        );
+        let keys: Vec<Vec<String>> = self
+            .keys
+            .iter_mut()
+            .map(|k| std::mem::replace(k, Vec::with_capacity(WRITE_CHUNK)))
+            .collect();
+        let stats = self
+            .ctx
+            .ks
+            .write_rows(&self.def, self.ctx.msg.batch_idx, &rows, &keys, self.mode)
+            .await
+            .map_err(|e| match e {
+                vessel_store::StoreError::DuplicateKey { index, key } => EngineError::Invalid(
+                    format!(
+                        "node '{}': duplicate key '{}' in unique index '{index}'; the data \
+                         has two rows with the same key, or the index should be non_unique",
+                        self.ctx.node.name,
+                        key.trim_end()
+                    ),
+                ),
+                other => other.into(),
+            })?;
+        self.written += stats.rows_written;
+        Ok(())
+    }
+
+    /// Flushes and returns the rows written.
+    pub async fn finish(mut self) -> Result<u64> {
+        self.flush().await?;
+        Ok(self.written)
+    }
+}
+
+/// Shared row of zero values for a schema (left joins without a match).
+pub(crate) fn zero_row(schema: &Arc<vessel_core::Schema>) -> Vec<Value> {
+    schema
+        .fields()
+        .iter()
+        .map(|(_, t)| Value::zero(*t))
+        .collect()
+}

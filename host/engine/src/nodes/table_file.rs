@@ -1,0 +1,94 @@
+//! `table_file`: table rows → file columns → one file per batch (optionally sorted by `top`).
+
+use super::file_table::local_path;
+use super::{BatchCtx, BatchStats, table_reader};
+use crate::files::CsvWriter;
+use crate::{EngineError, Result};
+use vessel_core::Value;
+use vessel_script::keys::row_key;
+use vessel_script::{FileFormat, FileWriter, Writer};
+
+pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
+    let reader = table_reader(ctx.node)?;
+    let Writer::File(writer) = &ctx.node.writer else {
+        return Err(EngineError::Invalid(format!(
+            "node '{}' is a table_file without a file writer",
+            ctx.node.name
+        )));
+    };
+    if writer.format == FileFormat::Parquet {
+        return Err(EngineError::Invalid(format!(
+            "node '{}': writing Parquet files is not supported yet",
+            ctx.node.name
+        )));
+    }
+    let url = writer
+        .url_template
+        .replace("{batch_idx}", &format!("{:05}", ctx.msg.batch_idx))
+        .replace("{batch_idx|string}", &format!("{:05}", ctx.msg.batch_idx))
+        .replace("{run_id}", &format!("{:05}", ctx.msg.run_id))
+        .replace("{run_id|string}", &format!("{:05}", ctx.msg.run_id));
+    let path = local_path(&ctx.msg.script_url, &url)?;
+    // Written under a temporary name and renamed on success, so a crashed or failed batch
+    // never leaves a partial file under the final name.
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    let mut out = CsvWriter::create(&tmp, writer)?;
+    let mut sorted: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut pages = ctx.pages(reader)?;
+    let mut written = 0u64;
+    while let Some(rows) = pages.next(ctx).await? {
+        for i in 0..rows.len() {
+            let r = rows.row(i);
+            let Some(w) = eval_columns(ctx, writer, &r)? else {
+                continue;
+            };
+            match &writer.top {
+                Some(top) => sorted.push((row_key(&top.order, &w), w)),
+                None => {
+                    out.write_row(&w)?;
+                    written += 1;
+                }
+            }
+        }
+    }
+    if let Some(top) = &writer.top {
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, w) in sorted.into_iter().take(top.limit) {
+            out.write_row(&w)?;
+            written += 1;
+        }
+    }
+    out.finish()?;
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        EngineError::Invalid(format!("cannot move {} to {}: {e}", tmp.display(), path.display()))
+    })?;
+    Ok(BatchStats {
+        rows_in: pages.rows,
+        rows_out: written,
+    })
+}
+
+/// Column values of one output row, or `None` when `having` rejects it.
+fn eval_columns(ctx: &BatchCtx<'_>, writer: &FileWriter, r: &[Value]) -> Result<Option<Vec<Value>>> {
+    let env: [&[Value]; 4] = [r, &[], &[], &[]];
+    let mut w = Vec::with_capacity(writer.columns.len());
+    for c in &writer.columns {
+        let v = c
+            .expr
+            .eval(&env)
+            .map_err(|e| ctx.eval_err(&format!("w.columns.{}", c.name), e))?;
+        w.push(v.normalized_for(c.field_type).unwrap_or_else(|| Value::zero(c.field_type)));
+    }
+    if let Some(h) = &writer.having {
+        let env: [&[Value]; 4] = [&[], &[], &[], &w];
+        let keep = h.eval(&env).map_err(|e| ctx.eval_err("w.having", e))?;
+        if keep.as_bool() != Some(true) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(w))
+}

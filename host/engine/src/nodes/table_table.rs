@@ -1,0 +1,20 @@
+//! `table_table` and `distinct_table`: table rows → writer fields → table.
+
+use super::{BatchCtx, BatchStats, TableSink, table_reader};
+use crate::Result;
+
+pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
+    let reader = table_reader(ctx.node)?;
+    let mut sink = TableSink::new(ctx)?;
+    let mut pages = ctx.pages(reader)?;
+    while let Some(rows) = pages.next(ctx).await? {
+        for i in 0..rows.len() {
+            let r = rows.row(i);
+            let w = sink.eval_fields(&r, &[], &[])?;
+            sink.push(w).await?;
+        }
+    }
+    let rows_in = pages.rows;
+    let rows_out = sink.finish().await?;
+    Ok(BatchStats { rows_in, rows_out })
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the `vessel` binary on real scripts and data.
+
+mod bad_input;
+mod crash;
+mod lookup;
+mod support;
