@@ -79,9 +79,20 @@ async fn bad_line_fails_only_its_batch_and_rerun_works() {
     write_rows(&dir.path().join("bad.csv"), 3, 5003, Some(4003));
     let data = dir.path().join("data");
     let out = vessel(&[
-        "run", s(&script), "--keyspace", "bad", "--data-dir", s(&data), "--workers", "2",
+        "run",
+        s(&script),
+        "--keyspace",
+        "bad",
+        "--data-dir",
+        s(&data),
+        "--workers",
+        "2",
     ]);
-    assert_eq!(out.status.code(), Some(1), "a failed node must fail the command");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed node must fail the command"
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -105,7 +116,14 @@ async fn bad_line_fails_only_its_batch_and_rerun_works() {
     assert!(!dir.path().join("out/items.csv").exists());
 
     write_rows(&dir.path().join("bad.csv"), 3, 5003, None);
-    vessel_ok(&["run", s(&script), "--keyspace", "bad", "--data-dir", s(&data)]);
+    vessel_ok(&[
+        "run",
+        s(&script),
+        "--keyspace",
+        "bad",
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(count(&data, "bad", 2).await, 5003);
     let csv = std::fs::read_to_string(dir.path().join("out/items.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5004);

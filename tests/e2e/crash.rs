@@ -66,7 +66,10 @@ async fn enrich_progress(data: &Path) -> Option<(usize, usize)> {
     let st = vessel_store_sqlite::SqliteStorage::open(data).ok()?;
     let ks = st.open_keyspace("crash", false).await.ok()?;
     let ev = ks.batch_events(1, Some("enrich")).await.ok()?;
-    let done = ev.iter().filter(|e| e.status == NodeStatus::Success).count();
+    let done = ev
+        .iter()
+        .filter(|e| e.status == NodeStatus::Success)
+        .count();
     let started = ev.iter().filter(|e| e.status == NodeStatus::Start).count();
     Some((done, started))
 }
@@ -76,14 +79,28 @@ async fn sigkill_mid_node_then_resume_gives_identical_output() {
     let reference = tempfile::tempdir().unwrap();
     let script = setup(reference.path());
     vessel_ok(&[
-        "run", s(&script), "--keyspace", "crash", "--data-dir", s(&reference.path().join("data")),
+        "run",
+        s(&script),
+        "--keyspace",
+        "crash",
+        "--data-dir",
+        s(&reference.path().join("data")),
     ]);
 
     let dir = tempfile::tempdir().unwrap();
     let script = setup(dir.path());
     let data = dir.path().join("data");
     let mut child = Command::new(vessel_tests::vessel_bin())
-        .args(["run", s(&script), "--keyspace", "crash", "--data-dir", s(&data), "--workers", "2"])
+        .args([
+            "run",
+            s(&script),
+            "--keyspace",
+            "crash",
+            "--data-dir",
+            s(&data),
+            "--workers",
+            "2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -110,7 +127,14 @@ async fn sigkill_mid_node_then_resume_gives_identical_output() {
     assert!(!dir.path().join("out/enriched.csv").exists());
 
     vessel_ok(&[
-        "run", "--resume", "--keyspace", "crash", "--data-dir", s(&data), "--workers", "2",
+        "run",
+        "--resume",
+        "--keyspace",
+        "crash",
+        "--data-dir",
+        s(&data),
+        "--workers",
+        "2",
     ]);
     assert_same_file(
         &reference.path().join("out/enriched.csv"),
@@ -125,5 +149,8 @@ async fn sigkill_mid_node_then_resume_gives_identical_output() {
         })
         .await
         .unwrap();
-    assert_eq!(n, ROWS as u64, "no row lost or duplicated by the interrupted batch");
+    assert_eq!(
+        n, ROWS as u64,
+        "no row lost or duplicated by the interrupted batch"
+    );
 }

@@ -69,7 +69,15 @@ pub fn write_params(dir: &Path, name: &str, yaml: &str) -> PathBuf {
 /// Batch history of a node as JSON values.
 pub fn batch_history(ks: &str, data: &Path, node: &str) -> Vec<serde_json::Value> {
     let out = vessel_ok(&[
-        "history", "batches", "--keyspace", ks, "--data-dir", s(data), "--node", node, "--json",
+        "history",
+        "batches",
+        "--keyspace",
+        ks,
+        "--data-dir",
+        s(data),
+        "--node",
+        node,
+        "--json",
     ]);
     String::from_utf8_lossy(&out.stdout)
         .lines()

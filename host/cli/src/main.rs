@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn keyspace_names_come_from_the_script() {
-        assert_eq!(default_keyspace(Path::new("/x/lookup/script.yaml")), "lookup");
+        assert_eq!(
+            default_keyspace(Path::new("/x/lookup/script.yaml")),
+            "lookup"
+        );
         assert_eq!(
             default_keyspace(Path::new("/x/lookup/script_quick.yaml")),
             "lookup_quick"

@@ -159,7 +159,13 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
 }
 
 fn print_summary(s: &RunSummary) {
-    let w = s.nodes.iter().map(|n| n.node.len()).max().unwrap_or(4).max(4);
+    let w = s
+        .nodes
+        .iter()
+        .map(|n| n.node.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!(
         "{:<w$}  {:<12}  {:>9}  {:>10}  {:>10}  {:>8}",
         "node", "status", "batches", "rows in", "rows out", "time"
@@ -177,6 +183,10 @@ fn print_summary(s: &RunSummary) {
     }
     println!("run {} of {}: {}", s.run_id, s.keyspace, s.run_status);
     for n in s.nodes.iter().filter(|n| n.error.is_some()) {
-        println!("{} failed: {}", n.node, n.error.as_deref().unwrap_or_default());
+        println!(
+            "{} failed: {}",
+            n.node,
+            n.error.as_deref().unwrap_or_default()
+        );
     }
 }

@@ -60,7 +60,11 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                     n.batches_total()
                 );
             }
-            println!("{}: OK, {} nodes", args.script.display(), script.nodes.len());
+            println!(
+                "{}: OK, {} nodes",
+                args.script.display(),
+                script.nodes.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -254,7 +254,10 @@ fn getnum(s: &[u8], fixed: bool) -> Result<(i64, &[u8]), Bad> {
         }
         return Ok((i64::from(s[0] - b'0'), &s[1..]));
     }
-    Ok((i64::from(s[0] - b'0') * 10 + i64::from(s[1] - b'0'), &s[2..]))
+    Ok((
+        i64::from(s[0] - b'0') * 10 + i64::from(s[1] - b'0'),
+        &s[2..],
+    ))
 }
 
 /// Go's `getnum3`: one to three digits; `fixed` requires three.
@@ -937,7 +940,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t, utc(1980, 2, 3, 4, 5, 6, 777));
-        let t = parse("2006-01-02T15:04:05.000-07:00", "1980-02-03T04:05:06.777+03:00").unwrap();
+        let t = parse(
+            "2006-01-02T15:04:05.000-07:00",
+            "1980-02-03T04:05:06.777+03:00",
+        )
+        .unwrap();
         assert_eq!(t, utc(1980, 2, 3, 1, 5, 6, 777));
         assert_eq!(t.offset().local_minus_utc(), 3 * 3600);
     }
@@ -965,7 +972,11 @@ mod tests {
     fn parses_names_underscore_day_and_pm() {
         let t = parse("Jan _2 15:04:05", "Feb  3 10:11:12").unwrap();
         assert_eq!(t, utc(0, 2, 3, 10, 11, 12, 0));
-        let t = parse("Monday, January 2 2006 3:04PM", "tuesday, march 7 2023 12:30AM").unwrap();
+        let t = parse(
+            "Monday, January 2 2006 3:04PM",
+            "tuesday, march 7 2023 12:30AM",
+        )
+        .unwrap();
         assert_eq!(t, utc(2023, 3, 7, 0, 30, 0, 0));
         let t = parse("2006-01-02 3:04pm", "2023-03-07 1:05pm").unwrap();
         assert_eq!(t, utc(2023, 3, 7, 13, 5, 0, 0));
@@ -992,7 +1003,10 @@ mod tests {
     fn year_one_round_trips() {
         let t = parse("2006-01-02", "0001-01-01").unwrap();
         assert_eq!(t, time::zero());
-        assert_eq!(format(&t, "2006-01-02T15:04:05Z07:00"), "0001-01-01T00:00:00Z");
+        assert_eq!(
+            format(&t, "2006-01-02T15:04:05Z07:00"),
+            "0001-01-01T00:00:00Z"
+        );
     }
 
     #[test]
@@ -1031,9 +1045,15 @@ mod tests {
             format(&t, "2006-01-02T15:04:05.000-07:00"),
             "2009-11-10T23:04:05.120+00:00"
         );
-        assert_eq!(format(&t, "2006-01-02T15:04:05.999Z07:00"), "2009-11-10T23:04:05.12Z");
+        assert_eq!(
+            format(&t, "2006-01-02T15:04:05.999Z07:00"),
+            "2009-11-10T23:04:05.12Z"
+        );
         assert_eq!(format(&t, "Mon Jan _2 3:04PM 06"), "Tue Nov 10 11:04PM 09");
-        assert_eq!(format(&t, "Monday January 2 002 __2"), "Tuesday November 10 314 314");
+        assert_eq!(
+            format(&t, "Monday January 2 002 __2"),
+            "Tuesday November 10 314 314"
+        );
         assert_eq!(format(&t, "15:04:05 MST"), "23:04:05 UTC");
         let plus3 = t.with_timezone(&FixedOffset::east_opt(3 * 3600 + 1800).unwrap());
         assert_eq!(

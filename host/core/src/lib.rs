@@ -14,6 +14,8 @@
 //! ```
 
 pub mod decimal;
+pub mod gofmt;
+pub mod gotime;
 pub mod rowset;
 pub mod time;
 mod types;

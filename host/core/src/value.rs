@@ -105,8 +105,8 @@ impl fmt::Display for Value {
     }
 }
 
-/// Go's `%v` for a float64: shortest representation, exponent form when the exponent is
-/// below -4 or at least 21 (`strconv.FormatFloat(f, 'g', -1, 64)` with Go's `%v` thresholds).
+/// Go's `%v` for a float64: shortest representation, exponent form when the decimal exponent
+/// is below -4 or at least 6 (`strconv.FormatFloat(f, 'g', -1, 64)`), so 1e6 prints `1e+06`.
 pub fn go_float_v(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();
@@ -126,7 +126,7 @@ pub fn go_float_v(x: f64) -> String {
         };
     }
     let exp = x.abs().log10().floor() as i32;
-    if (-4..21).contains(&exp) {
+    if (-4..6).contains(&exp) {
         format!("{x}")
     } else {
         // Rust's `{:e}` is shortest round-trip too: 1e21, 1.5e-7.
@@ -167,7 +167,9 @@ mod tests {
     fn go_v_floats() {
         assert_eq!(go_float_v(1.5), "1.5");
         assert_eq!(go_float_v(1e21), "1e+21");
-        assert_eq!(go_float_v(1e20), "100000000000000000000");
+        assert_eq!(go_float_v(1e20), "1e+20");
+        assert_eq!(go_float_v(123456.0), "123456");
+        assert_eq!(go_float_v(1234567.0), "1.234567e+06");
         assert_eq!(go_float_v(0.00001), "1e-05");
         assert_eq!(go_float_v(3.0), "3");
     }

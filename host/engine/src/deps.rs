@@ -36,12 +36,15 @@ pub(crate) async fn check(
     if ups.is_empty() {
         return Ok(decision);
     }
-    let policy = script.policies.get(&node.dependency_policy).ok_or_else(|| {
-        EngineError::Invalid(format!(
-            "node '{}' names unknown dependency policy '{}'",
-            node.name, node.dependency_policy
-        ))
-    })?;
+    let policy = script
+        .policies
+        .get(&node.dependency_policy)
+        .ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "node '{}' names unknown dependency policy '{}'",
+                node.name, node.dependency_policy
+            ))
+        })?;
     let props = ks.run_properties().await?;
     let run_events = ks.run_events(None).await?;
     let node_events = ks.node_events(None).await?;
@@ -99,9 +102,7 @@ pub(crate) async fn check(
         let (cmd, chosen, why) = policy
             .decide(&events)
             .map_err(|e| EngineError::Invalid(format!("policy '{}': {e}", policy.name)))?;
-        decision
-            .explanation
-            .push_str(&format!("{up}: {why}; "));
+        decision.explanation.push_str(&format!("{up}: {why}; "));
         if cmd == DepCmd::Go {
             if let Reader::Table(t) = &node.reader {
                 if script.table_creators.get(&t.table) == Some(up) {

@@ -293,8 +293,7 @@ impl Engine {
     pub(crate) async fn refresh_run(&self, ks: &dyn Keyspace, props: &RunProperties) -> Result<()> {
         let events = ks.node_events(Some(&[props.run_id])).await?;
         let statuses = status::node_statuses(&events, props.run_id);
-        let Some(combined) = status::combined_node_status(&statuses, &props.affected_nodes)
-        else {
+        let Some(combined) = status::combined_node_status(&statuses, &props.affected_nodes) else {
             return Ok(());
         };
         let run_events = ks.run_events(Some(&[props.run_id])).await?;
@@ -326,7 +325,8 @@ impl Engine {
     pub async fn stop_run(&self, keyspace: &str, run_id: RunId, comment: &str) -> Result<()> {
         let ks = self.storage.open_keyspace(keyspace, false).await?;
         run_props(ks.as_ref(), run_id).await?;
-        ks.append_run_event(run_id, RunStatus::Stop, comment).await?;
+        ks.append_run_event(run_id, RunStatus::Stop, comment)
+            .await?;
         Ok(())
     }
 
@@ -437,7 +437,9 @@ impl Engine {
         let run_events = ks.run_events(Some(&[run_id])).await?;
         let node_events = ks.node_events(Some(&[run_id])).await?;
         let statuses = status::node_statuses(&node_events, run_id);
-        let script = self.script(&props.script_url, &props.script_params_url).ok();
+        let script = self
+            .script(&props.script_url, &props.script_params_url)
+            .ok();
         let order = match &script {
             Some(s) => vessel_script::dag::topological_order(s)
                 .into_iter()
@@ -451,7 +453,11 @@ impl Engine {
             let latest = status::latest_batch_statuses(&batches);
             let mut s = NodeSummary {
                 node: name.clone(),
-                status: statuses.get(&name).copied().unwrap_or(NodeStatus::None).name(),
+                status: statuses
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(NodeStatus::None)
+                    .name(),
                 batches_total: batches.first().map_or(0, |b| b.batches_total as i64),
                 batches_ok: 0,
                 rows_in: 0,

@@ -30,6 +30,6 @@ mod scripts;
 pub mod status;
 pub mod worker;
 
-pub use engine::{Engine, RunRequest, RunSummary, NodeSummary};
+pub use engine::{Engine, NodeSummary, RunRequest, RunSummary};
 pub use error::{EngineError, Result};
 pub use scripts::ScriptCache;

@@ -120,9 +120,7 @@ impl Engine {
         };
 
         // Duplicate delivery or a batch left behind by a crashed worker?
-        let batches = ks
-            .batch_events(msg.run_id, Some(&msg.target_node))
-            .await?;
+        let batches = ks.batch_events(msg.run_id, Some(&msg.target_node)).await?;
         let latest = status::latest_batch_statuses(&batches);
         if let Some(prev) = latest.get(&msg.batch_idx) {
             match prev.status {
@@ -186,7 +184,8 @@ impl Engine {
             comment: String::new(),
         })
         .await?;
-        self.record_batch(ks, msg, slot, NodeStatus::Start, "").await?;
+        self.record_batch(ks, msg, slot, NodeStatus::Start, "")
+            .await?;
 
         let started = Instant::now();
         let ctx = nodes::BatchCtx {

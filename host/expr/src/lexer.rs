@@ -249,12 +249,15 @@ impl Lexer<'_> {
         let digits = |lexer: &mut Self, n: usize, radix: u32| -> Result<u32, ExprError> {
             let mut v: u32 = 0;
             for _ in 0..n {
-                let d = lexer.peek().and_then(|ch| ch.to_digit(radix)).ok_or_else(|| {
-                    err(
-                        at,
-                        format!("invalid escape sequence: expected {n} base-{radix} digits"),
-                    )
-                })?;
+                let d = lexer
+                    .peek()
+                    .and_then(|ch| ch.to_digit(radix))
+                    .ok_or_else(|| {
+                        err(
+                            at,
+                            format!("invalid escape sequence: expected {n} base-{radix} digits"),
+                        )
+                    })?;
                 v = v * radix + d;
                 lexer.pos += 1;
             }
@@ -275,9 +278,8 @@ impl Lexer<'_> {
             }
             'u' | 'U' => {
                 let v = digits(self, if c == 'u' { 4 } else { 8 }, 16)?;
-                let ch = char::from_u32(v).ok_or_else(|| {
-                    err(at, "escape sequence is an invalid Unicode code point")
-                })?;
+                let ch = char::from_u32(v)
+                    .ok_or_else(|| err(at, "escape sequence is an invalid Unicode code point"))?;
                 let mut buf = [0u8; 4];
                 bytes.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
             }
@@ -328,7 +330,10 @@ impl Lexer<'_> {
             }
             let clean = check_underscores(&digits, true).map_err(|m| err(start, m))?;
             if clean.is_empty() {
-                return Err(err(start, "number literal has no digits after its base prefix"));
+                return Err(err(
+                    start,
+                    "number literal has no digits after its base prefix",
+                ));
             }
             if let Some(bad) = clean.chars().find(|ch| !ch.is_digit(radix)) {
                 return Err(err(
@@ -338,7 +343,7 @@ impl Lexer<'_> {
             }
             let v = u128::from_str_radix(&clean, radix)
                 .ok()
-                .filter(|v| *v <= (1u128 << 96) - 1)
+                .filter(|v| *v < (1u128 << 96))
                 .ok_or_else(|| err(start, "integer literal too large"))?;
             match i64::try_from(v) {
                 Ok(i) => Tok::Int(i),
@@ -476,7 +481,10 @@ mod tests {
                 Tok::Eof
             ]
         );
-        assert_eq!(toks("9223372036854775807"), vec![Tok::Int(i64::MAX), Tok::Eof]);
+        assert_eq!(
+            toks("9223372036854775807"),
+            vec![Tok::Int(i64::MAX), Tok::Eof]
+        );
     }
 
     #[test]
@@ -488,14 +496,27 @@ mod tests {
         assert!(lex_err("1e").message.contains("exponent"));
         assert_eq!(lex_err("1 + 12abc").offset, 6);
         assert!(lex_err("0x1p3").message.contains("hexadecimal"));
-        assert!(lex_err("99999999999999999999999999999999999").message.contains("too large"));
+        assert!(
+            lex_err("99999999999999999999999999999999999")
+                .message
+                .contains("too large")
+        );
     }
 
     #[test]
     fn strings_with_escapes_and_raw() {
-        assert_eq!(toks(r#""a\tb\"c""#), vec![Tok::Str("a\tb\"c".into()), Tok::Eof]);
-        assert_eq!(toks(r#""\x41\101\u00e9""#), vec![Tok::Str("AAé".into()), Tok::Eof]);
-        assert_eq!(toks("`a\\d\r\n`"), vec![Tok::Str("a\\d\n".into()), Tok::Eof]);
+        assert_eq!(
+            toks(r#""a\tb\"c""#),
+            vec![Tok::Str("a\tb\"c".into()), Tok::Eof]
+        );
+        assert_eq!(
+            toks(r#""\x41\101\u00e9""#),
+            vec![Tok::Str("AAé".into()), Tok::Eof]
+        );
+        assert_eq!(
+            toks("`a\\d\r\n`"),
+            vec![Tok::Str("a\\d\n".into()), Tok::Eof]
+        );
         assert_eq!(toks(r#""\xc3\xa9""#), vec![Tok::Str("é".into()), Tok::Eof]);
     }
 

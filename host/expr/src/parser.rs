@@ -159,8 +159,7 @@ impl Parser {
 
     fn binary(&mut self, min_prec: u8) -> Result<Expr, ExprError> {
         let mut lhs = self.unary()?;
-        loop {
-            let Tok::Op(op) = *self.peek() else { break };
+        while let Tok::Op(op) = *self.peek() {
             let Some((prec, res)) = binary_op(op) else {
                 break;
             };
@@ -208,6 +207,14 @@ impl Parser {
             Tok::Op("^") => return Err(err(offset, "bitwise complement ^x is not supported")),
             Tok::Op("*" | "&") => return Err(err(offset, "pointers are not supported")),
             Tok::Op("<-") => return Err(err(offset, "channel receive is not supported")),
+            Tok::Op(op @ ("--" | "++")) => {
+                return Err(err(
+                    offset,
+                    format!(
+                        "'{op}' is a Go statement, not an operator: separate the signs, e.g. - -x"
+                    ),
+                ));
+            }
             _ => return self.postfix(),
         };
         self.advance();
@@ -300,7 +307,12 @@ impl Parser {
         }
     }
 
-    fn expect_close(&mut self, close: &str, what: &str, open: usize) -> Result<(), ExprError> {
+    fn expect_close(
+        &mut self,
+        close: &'static str,
+        what: &str,
+        open: usize,
+    ) -> Result<(), ExprError> {
         if self.peek() == &Tok::Op(close) {
             self.advance();
             return Ok(());
@@ -356,7 +368,10 @@ impl Parser {
                 other => {
                     return Err(err(
                         field_offset,
-                        format!("expected a field name after '{first}.', found {}", describe(&other)),
+                        format!(
+                            "expected a field name after '{first}.', found {}",
+                            describe(&other)
+                        ),
                     ));
                 }
             }
@@ -396,7 +411,10 @@ impl Parser {
                 Tok::Op(",") => self.advance(),
                 Tok::Op(")") => break,
                 Tok::Op("...") => {
-                    return Err(err(self.offset(), "variadic '...' arguments are not supported"));
+                    return Err(err(
+                        self.offset(),
+                        "variadic '...' arguments are not supported",
+                    ));
                 }
                 _ => {
                     let t = self.token();
@@ -514,6 +532,7 @@ mod tests {
         assert!(perr("r.a++").message.contains("statement"));
         assert!(perr("+1").message.contains("unary '+'"));
         assert!(perr("^1").message.contains("complement"));
+        assert!(perr("--1").message.contains("statement"));
         assert!(perr("func() {}").message.contains("function literals"));
         assert!(perr("r.type").message.contains("keyword"));
         assert!(perr("f(r.a...)").message.contains("variadic"));
@@ -539,7 +558,7 @@ mod tests {
         assert!(perr(&deep).message.contains("nested too deeply"));
         let long = vec!["1"; 5000].join(" + ");
         assert!(perr(&long).message.contains("too long"));
-        let negs = format!("{}1", "-".repeat(5000));
+        let negs = format!("{}1", "- ".repeat(5000));
         assert!(perr(&negs).message.contains("nested too deeply"));
         let ok = format!("{}1{}", "(".repeat(150), ")".repeat(150));
         assert_eq!(p(&ok), "1");

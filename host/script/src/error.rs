@@ -152,7 +152,10 @@ mod tests {
             ScriptError::field("s.json", "dependency_policies.p", "bad").to_string(),
             "s.json: field dependency_policies.p: bad"
         );
-        assert_eq!(ScriptError::file("s.json", "bad").to_string(), "s.json: bad");
+        assert_eq!(
+            ScriptError::file("s.json", "bad").to_string(),
+            "s.json: bad"
+        );
     }
 
     #[test]

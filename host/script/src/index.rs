@@ -62,7 +62,11 @@ pub fn parse_order(def: &str, schema: &Schema) -> Result<Vec<KeyComponent>, Stri
     let components = p.components(schema, None)?;
     p.skip_ws();
     if !p.at_end() {
-        return Err(format!("column {}: unexpected '{}'", p.pos + 1, p.peek_char()));
+        return Err(format!(
+            "column {}: unexpected '{}'",
+            p.pos + 1,
+            p.peek_char()
+        ));
     }
     Ok(components)
 }
@@ -119,7 +123,10 @@ impl<'a> Parser<'a> {
         if self.eat(c) {
             Ok(())
         } else if self.at_end() {
-            Err(format!("column {}: expected '{c}' at the end", self.pos + 1))
+            Err(format!(
+                "column {}: expected '{c}' at the end",
+                self.pos + 1
+            ))
         } else {
             Err(format!(
                 "column {}: expected '{c}', found '{}'",
@@ -141,7 +148,9 @@ impl<'a> Parser<'a> {
             let col = self.pos + 1;
             let Some(field) = self.ident() else {
                 return Err(if self.at_end() || Some(self.peek_char()) == close {
-                    format!("column {col}: expected a field name; the list is empty or ends with a comma")
+                    format!(
+                        "column {col}: expected a field name; the list is empty or ends with a comma"
+                    )
                 } else {
                     format!(
                         "column {col}: expected a field name, found '{}'",
@@ -205,7 +214,10 @@ impl<'a> Parser<'a> {
             let is_string = comp.field_type == FieldType::String;
             let field = &comp.field;
             let conflict = |prev: Option<&str>, m: &str| {
-                format!("column {col}: '{m}' conflicts with '{}' for field '{field}'", prev.unwrap_or(""))
+                format!(
+                    "column {col}: '{m}' conflicts with '{}' for field '{field}'",
+                    prev.unwrap_or("")
+                )
             };
             match m.as_str() {
                 "asc" | "desc" => {
@@ -307,10 +319,19 @@ mod tests {
         assert_eq!(idx.name, "idx_x");
         let c = &idx.components;
         assert_eq!(c.len(), 3);
-        assert_eq!((c[0].field.as_str(), c[0].field_idx, c[0].str_len), ("order_id", 0, 64));
+        assert_eq!(
+            (c[0].field.as_str(), c[0].field_idx, c[0].str_len),
+            ("order_id", 0, 64)
+        );
         assert!(!c[0].desc && !c[0].ignore_case);
-        assert_eq!((c[1].field_type, c[1].desc, c[1].str_len), (FieldType::DateTime, true, 0));
-        assert_eq!((c[2].field_idx, c[2].ignore_case, c[2].str_len), (3, true, 32));
+        assert_eq!(
+            (c[1].field_type, c[1].desc, c[1].str_len),
+            (FieldType::DateTime, true, 0)
+        );
+        assert_eq!(
+            (c[2].field_idx, c[2].ignore_case, c[2].str_len),
+            (3, true, 32)
+        );
     }
 
     #[test]
@@ -337,24 +358,59 @@ mod tests {
             "column 1: an index definition starts with unique(...) or non_unique(...), e.g. unique(order_id) or non_unique(order_id(ignore_case, 32))"
         );
         let e = parse_index("i", "unique(order_idd)", &s).unwrap_err();
-        assert!(e.starts_with("column 8: unknown field 'order_idd'; available: order_id (string)"), "{e}");
-        assert!(parse_index("i", "unique(ts(ignore_case))", &s)
-            .unwrap_err()
-            .contains("applies to string fields only"));
-        assert!(parse_index("i", "unique(name(2000))", &s)
-            .unwrap_err()
-            .contains("above the maximum 1024"));
-        assert!(parse_index("i", "unique(ts(asc,desc))", &s)
-            .unwrap_err()
-            .contains("conflicts"));
-        assert!(parse_index("i", "unique(ts(sideways))", &s)
-            .unwrap_err()
-            .contains("unknown modifier 'sideways'"));
-        assert!(parse_index("i", "unique(ts", &s).unwrap_err().contains("expected ')'"));
-        assert!(parse_index("i", "unique()", &s).unwrap_err().contains("expected a field name"));
-        assert!(parse_index("i", "unique(ts) x", &s).unwrap_err().contains("unexpected text"));
-        assert!(parse_order("ts,ts", &s).unwrap_err().contains("listed twice"));
-        assert!(parse_order("ts name", &s).unwrap_err().contains("expected ','"));
-        assert!(parse_order("ts,", &s).unwrap_err().contains("ends with a comma"));
+        assert!(
+            e.starts_with("column 8: unknown field 'order_idd'; available: order_id (string)"),
+            "{e}"
+        );
+        assert!(
+            parse_index("i", "unique(ts(ignore_case))", &s)
+                .unwrap_err()
+                .contains("applies to string fields only")
+        );
+        assert!(
+            parse_index("i", "unique(name(2000))", &s)
+                .unwrap_err()
+                .contains("above the maximum 1024")
+        );
+        assert!(
+            parse_index("i", "unique(ts(asc,desc))", &s)
+                .unwrap_err()
+                .contains("conflicts")
+        );
+        assert!(
+            parse_index("i", "unique(ts(sideways))", &s)
+                .unwrap_err()
+                .contains("unknown modifier 'sideways'")
+        );
+        assert!(
+            parse_index("i", "unique(ts", &s)
+                .unwrap_err()
+                .contains("expected ')'")
+        );
+        assert!(
+            parse_index("i", "unique()", &s)
+                .unwrap_err()
+                .contains("expected a field name")
+        );
+        assert!(
+            parse_index("i", "unique(ts) x", &s)
+                .unwrap_err()
+                .contains("unexpected text")
+        );
+        assert!(
+            parse_order("ts,ts", &s)
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        assert!(
+            parse_order("ts name", &s)
+                .unwrap_err()
+                .contains("expected ','")
+        );
+        assert!(
+            parse_order("ts,", &s)
+                .unwrap_err()
+                .contains("ends with a comma")
+        );
     }
 }

@@ -38,16 +38,16 @@ static NONSPACING_MARK: LazyLock<Regex> =
 /// # Panics
 /// When `values` is shorter than `components`.
 pub fn build_key(components: &[KeyComponent], values: &[&Value]) -> String {
-    let mut out = Vec::with_capacity(components.len() * 24);
-    for (c, v) in components.iter().zip(values.iter()) {
-        encode_component(&mut out, c, v);
-    }
     assert!(
         values.len() >= components.len(),
         "build_key: {} values for {} components",
         values.len(),
         components.len()
     );
+    let mut out = Vec::with_capacity(components.len() * 24);
+    for (c, v) in components.iter().zip(values.iter()) {
+        encode_component(&mut out, c, v);
+    }
     into_string(out)
 }
 
@@ -237,9 +237,18 @@ mod tests {
 
     #[test]
     fn int_encoding() {
-        assert_eq!(key(FieldType::Int, false, &Value::Int(5)), "000000000000000000005");
-        assert_eq!(key(FieldType::Int, false, &Value::Int(-5)), "-99999999999999999994");
-        assert_eq!(key(FieldType::Int, false, &Value::Int(0)), "000000000000000000000");
+        assert_eq!(
+            key(FieldType::Int, false, &Value::Int(5)),
+            "000000000000000000005"
+        );
+        assert_eq!(
+            key(FieldType::Int, false, &Value::Int(-5)),
+            "-99999999999999999994"
+        );
+        assert_eq!(
+            key(FieldType::Int, false, &Value::Int(0)),
+            "000000000000000000000"
+        );
         assert_eq!(
             key(FieldType::Int, false, &Value::Int(i64::MIN)),
             "-90776627963145224191"
@@ -252,15 +261,18 @@ mod tests {
         assert_eq!(k.len(), 67);
         assert_eq!(
             k,
-            format!("0{}1.50000000000000000000000000000000", "0".repeat(31))
+            format!("0{}1.50000000000000000000000000000000", "0".repeat(32))
         );
         let k = key(FieldType::Float, false, &Value::Float(-1.5));
         assert_eq!(
             k,
-            format!("-{}8.49999999999999999999999999999999", "9".repeat(31))
+            format!("-{}8.49999999999999999999999999999999", "9".repeat(32))
         );
         let d = Value::Decimal(Decimal::from_str("1.50").unwrap());
-        assert_eq!(key(FieldType::Decimal2, false, &d), key(FieldType::Float, false, &Value::Float(1.5)));
+        assert_eq!(
+            key(FieldType::Decimal2, false, &d),
+            key(FieldType::Float, false, &Value::Float(1.5))
+        );
         let inf = key(FieldType::Float, false, &Value::Float(f64::INFINITY));
         assert!(inf.ends_with("0+Inf") && inf.len() == 67, "{inf}");
     }
@@ -292,8 +304,12 @@ mod tests {
         assert_eq!(k.len(), 16);
         c.ignore_case = false;
         let long = "abcdefghijklmnopqrstuvwxyz";
-        assert_eq!(build_key(&[c.clone()], &[&Value::Str(long.into())]), "abcdefghijklmnop");
-        // 15 × 'ж' (2 bytes) + padding to 16 chars = 31 bytes, cut to 16: the 8th 'ж' is cut.
+        assert_eq!(
+            build_key(&[c.clone()], &[&Value::Str(long.into())]),
+            "abcdefghijklmnop"
+        );
+        // 15 × 'ж' (2 bytes) + padding to 17 chars = 32 bytes, cut to 17: the 9th 'ж' is cut.
+        c.str_len = 17;
         let k = build_key(&[c], &[&Value::Str("ж".repeat(15))]);
         assert_eq!(k, format!("{}\u{FFFD}", "ж".repeat(8)));
     }
@@ -301,10 +317,7 @@ mod tests {
     #[test]
     fn desc_flips_and_hex_encodes() {
         assert_eq!(key(FieldType::Int, true, &Value::Int(0)).len(), 42);
-        assert_eq!(
-            &key(FieldType::Int, true, &Value::Int(5))[..4],
-            "cfcf"
-        );
+        assert_eq!(&key(FieldType::Int, true, &Value::Int(5))[..4], "cfcf");
     }
 
     #[test]
@@ -313,7 +326,10 @@ mod tests {
         let mut b = comp(FieldType::Bool, false);
         b.field_idx = 1;
         let row = vec![Value::Int(1), Value::Bool(true)];
-        assert_eq!(row_key(&[a.clone(), b.clone()], &row), "000000000000000000001T");
+        assert_eq!(
+            row_key(&[a.clone(), b.clone()], &row),
+            "000000000000000000001T"
+        );
         assert_eq!(
             build_key(&[a, b], &[&Value::Int(1), &Value::Bool(true)]),
             "000000000000000000001T"
@@ -337,7 +353,20 @@ mod tests {
     fn keys_sort_like_values() {
         assert_order_preserved(
             FieldType::Int,
-            &[i64::MIN, -1_000_000, -10, -9, -1, 0, 1, 9, 10, 123_456, i64::MAX].map(Value::Int),
+            &[
+                i64::MIN,
+                -1_000_000,
+                -10,
+                -9,
+                -1,
+                0,
+                1,
+                9,
+                10,
+                123_456,
+                i64::MAX,
+            ]
+            .map(Value::Int),
         );
         assert_order_preserved(
             FieldType::Float,
@@ -345,8 +374,10 @@ mod tests {
         );
         assert_order_preserved(
             FieldType::Decimal2,
-            &["-100.50", "-3.10", "-3.01", "0.00", "0.01", "2.99", "3.00", "1000.00"]
-                .map(|s| Value::Decimal(Decimal::from_str(s).unwrap())),
+            &[
+                "-100.50", "-3.10", "-3.01", "0.00", "0.01", "2.99", "3.00", "1000.00",
+            ]
+            .map(|s| Value::Decimal(Decimal::from_str(s).unwrap())),
         );
         assert_order_preserved(
             FieldType::DateTime,

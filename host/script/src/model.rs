@@ -37,6 +37,9 @@ pub struct Script {
     pub table_creators: BTreeMap<String, String>,
     /// Index name → node that writes the table holding it.
     pub index_owners: BTreeMap<String, String>,
+    /// Problems that do not stop the script from running (unknown keys, ignored sections,
+    /// default values that are never used), for `vessel validate` to show.
+    pub warnings: Vec<crate::ScriptError>,
 }
 
 /// The six node types.
@@ -298,7 +301,8 @@ pub struct WriterField {
     pub expr: Compiled,
     /// `default_value` parsed for the type (used when a left lookup finds nothing).
     pub default_value: Option<Value>,
-    /// True when the expression reads any `l.*` field.
+    /// True when the expression reads any `l.*` field or is an aggregate: the fields that
+    /// take `default_value` (or the type's zero) when a left lookup finds nothing.
     pub uses_lookup: bool,
 }
 
@@ -321,6 +325,15 @@ pub struct FileWriter {
     pub separator: u8,
     /// `parquet.codec` (`gzip` default).
     pub parquet_codec: String,
+}
+
+impl FileWriter {
+    /// The output URL of one batch: `{batch_idx}` and `{run_id}` expanded to `%05d`.
+    pub fn url_for(&self, batch_idx: usize, run_id: i64) -> String {
+        self.url_template
+            .replace("{batch_idx}", &format!("{batch_idx:05}"))
+            .replace("{run_id}", &format!("{run_id:05}"))
+    }
 }
 
 /// One column of a file creator.

@@ -128,9 +128,12 @@ pub struct Params {
     source: String,
 }
 
+/// Source name of [`Params::default`]: no params file was given.
+const NO_PARAMS_FILE: &str = "(no params file)";
+
 impl Default for Params {
     fn default() -> Self {
-        Params::new("(no params file)")
+        Params::new(NO_PARAMS_FILE)
     }
 }
 
@@ -357,6 +360,10 @@ pub fn substitute(
             let lines = format_lines(&lines);
             let src = params.source();
             let msg = match p {
+                Problem::Missing if src == NO_PARAMS_FILE => format!(
+                    "{lines}: parameter '{name}' is used by the script but no params file was \
+                     given; pass a params file that defines it"
+                ),
                 Problem::Missing => format!(
                     "{lines}: parameter '{name}' is used by the script but not defined in params \
                      file {src}; add it"
@@ -528,8 +535,15 @@ mod tests {
 
     #[test]
     fn string_params_are_textual_and_normalised() {
-        let out = sub(r#"{"u": "{ dir }/x.csv", "v": "{dir|string}", "w": "{ dir | string }"}"#, ScriptFormat::Json).unwrap();
-        assert_eq!(out, r#"{"u": "/tmp/in/x.csv", "v": "/tmp/in", "w": "/tmp/in"}"#);
+        let out = sub(
+            r#"{"u": "{ dir }/x.csv", "v": "{dir|string}", "w": "{ dir | string }"}"#,
+            ScriptFormat::Json,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"{"u": "/tmp/in/x.csv", "v": "/tmp/in", "w": "/tmp/in"}"#
+        );
     }
 
     #[test]
@@ -595,7 +609,11 @@ mod tests {
 
     #[test]
     fn reserved_refs_stay() {
-        let out = sub(r#"{"u": "{dir}/out_{batch_idx}_{ run_id }.csv"}"#, ScriptFormat::Json).unwrap();
+        let out = sub(
+            r#"{"u": "{dir}/out_{batch_idx}_{ run_id }.csv"}"#,
+            ScriptFormat::Json,
+        )
+        .unwrap();
         assert_eq!(
             out,
             r#"{"u": "/tmp/in/out_{batch_idx|string}_{run_id|string}.csv"}"#
@@ -611,8 +629,27 @@ mod tests {
         assert!(text.contains(
             "lines 1, 4: parameter 'missing' is used by the script but not defined in params file params.json; add it"
         ), "{text}");
-        assert!(text.contains("line 2: {n|number} must be a whole quoted value"), "{text}");
+        assert!(
+            text.contains("line 2: {n|number} must be a whole quoted value"),
+            "{text}"
+        );
         assert!(text.contains("line 3: parameter 'dir' is a string in params file params.json but the script uses it as {dir|number}"), "{text}");
+    }
+
+    #[test]
+    fn missing_params_file_is_named() {
+        let e = substitute(
+            "{\"a\": \"{x}\"}",
+            ScriptFormat::Json,
+            &Params::default(),
+            "s.json",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.json: line 1: parameter 'x' is used by the script but no params file was given; \
+             pass a params file that defines it"
+        );
     }
 
     #[test]
@@ -637,8 +674,12 @@ mod tests {
         );
         let p = Params::parse(r#"{"a": "x"}"#, ScriptFormat::Json, "p.json").unwrap();
         assert_eq!(p.names().collect::<Vec<_>>(), vec!["a"]);
-        let e = Params::parse("a: {b: 1}\nc: [1]\nbatch_idx: x\n", ScriptFormat::Yaml, "p.yaml")
-            .unwrap_err();
+        let e = Params::parse(
+            "a: {b: 1}\nc: [1]\nbatch_idx: x\n",
+            ScriptFormat::Yaml,
+            "p.yaml",
+        )
+        .unwrap_err();
         assert_eq!(e.len(), 3, "{e}");
     }
 

@@ -452,7 +452,10 @@ mod tests {
         .unwrap();
         let f: RawFileCreator = decode(&y).unwrap();
         assert_eq!(f.columns.len(), 1);
-        assert_eq!(f.columns[0].csv.as_ref().unwrap().format.as_deref(), Some("%d"));
+        assert_eq!(
+            f.columns[0].csv.as_ref().unwrap().format.as_deref(),
+            Some("%d")
+        );
         assert_eq!(f.top.unwrap().limit, Some(10));
     }
 

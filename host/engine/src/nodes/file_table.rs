@@ -40,14 +40,16 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let rowset_size = 1000;
     let parse = tokio::task::spawn_blocking(move || {
         let Some(node) = script.nodes.get(&node) else {
-            return Err(FileError::Other(format!("node '{node}' disappeared")));
+            return Err(FileError::Sink(
+                format!("node {node} is not in the script").into(),
+            ));
         };
         let Reader::File(reader) = &node.reader else {
-            return Err(FileError::Other("not a file reader".into()));
+            return Err(FileError::Sink("not a file reader".into()));
         };
         let mut sink = |rs: RowSet| {
             tx.blocking_send(rs)
-                .map_err(|_| FileError::Other("batch processing stopped".into()))
+                .map_err(|_| FileError::Sink("batch processing stopped".into()))
         };
         read_csv(reader, &path, &display, rowset_size, &mut sink)
     });

@@ -5,7 +5,7 @@ use crate::{EngineError, Result};
 use std::collections::HashMap;
 use vessel_core::{RowSet, Value};
 use vessel_script::keys::build_key;
-use vessel_script::{JoinType, Lookup, ALIAS_L};
+use vessel_script::{ALIAS_L, JoinType, Lookup};
 use vessel_store::{IndexRef, TableRef};
 
 pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
@@ -81,9 +81,7 @@ async fn find_matches(
             if let Some(filter) = &lookup.filter {
                 let mut env: [&[Value]; 4] = [&empty, &empty, &empty, &empty];
                 env[ALIAS_L] = &row;
-                let keep = filter
-                    .eval(&env)
-                    .map_err(|e| ctx.eval_err("l.filter", e))?;
+                let keep = filter.eval(&env).map_err(|e| ctx.eval_err("l.filter", e))?;
                 if keep.as_bool() != Some(true) {
                     continue;
                 }

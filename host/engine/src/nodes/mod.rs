@@ -223,13 +223,14 @@ impl<'a> TableSink<'a> {
         let w: Vec<Value> = w
             .into_iter()
             .zip(self.writer.fields.iter())
-            .map(|(v, f)| v.normalized_for(f.field_type).unwrap_or_else(|| Value::zero(f.field_type)))
+            .map(|(v, f)| {
+                v.normalized_for(f.field_type)
+                    .unwrap_or_else(|| Value::zero(f.field_type))
+            })
             .collect();
         if let Some(h) = &self.writer.having {
             let env: [&[Value]; 4] = [&self.empty, &self.empty, &self.empty, &w];
-            let keep = h
-                .eval(&env)
-                .map_err(|e| self.ctx.eval_err("w.having", e))?;
+            let keep = h.eval(&env).map_err(|e| self.ctx.eval_err("w.having", e))?;
             if keep.as_bool() != Some(true) {
                 return Ok(());
             }
@@ -264,14 +265,14 @@ impl<'a> TableSink<'a> {
             .write_rows(&self.def, self.ctx.msg.batch_idx, &rows, &keys, self.mode)
             .await
             .map_err(|e| match e {
-                vessel_store::StoreError::DuplicateKey { index, key } => EngineError::Invalid(
-                    format!(
+                vessel_store::StoreError::DuplicateKey { index, key } => {
+                    EngineError::Invalid(format!(
                         "node '{}': duplicate key '{}' in unique index '{index}'; the data \
                          has two rows with the same key, or the index should be non_unique",
                         self.ctx.node.name,
                         key.trim_end()
-                    ),
-                ),
+                    ))
+                }
                 other => other.into(),
             })?;
         self.written += stats.rows_written;

@@ -64,7 +64,11 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     }
     out.finish()?;
     std::fs::rename(&tmp, &path).map_err(|e| {
-        EngineError::Invalid(format!("cannot move {} to {}: {e}", tmp.display(), path.display()))
+        EngineError::Invalid(format!(
+            "cannot move {} to {}: {e}",
+            tmp.display(),
+            path.display()
+        ))
     })?;
     Ok(BatchStats {
         rows_in: pages.rows,
@@ -73,7 +77,11 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
 }
 
 /// Column values of one output row, or `None` when `having` rejects it.
-fn eval_columns(ctx: &BatchCtx<'_>, writer: &FileWriter, r: &[Value]) -> Result<Option<Vec<Value>>> {
+fn eval_columns(
+    ctx: &BatchCtx<'_>,
+    writer: &FileWriter,
+    r: &[Value],
+) -> Result<Option<Vec<Value>>> {
     let env: [&[Value]; 4] = [r, &[], &[], &[]];
     let mut w = Vec::with_capacity(writer.columns.len());
     for c in &writer.columns {
@@ -81,7 +89,10 @@ fn eval_columns(ctx: &BatchCtx<'_>, writer: &FileWriter, r: &[Value]) -> Result<
             .expr
             .eval(&env)
             .map_err(|e| ctx.eval_err(&format!("w.columns.{}", c.name), e))?;
-        w.push(v.normalized_for(c.field_type).unwrap_or_else(|| Value::zero(c.field_type)));
+        w.push(
+            v.normalized_for(c.field_type)
+                .unwrap_or_else(|| Value::zero(c.field_type)),
+        );
     }
     if let Some(h) = &writer.having {
         let env: [&[Value]; 4] = [&[], &[], &[], &w];

@@ -1,0 +1,142 @@
+//! CSV file I/O: the reader of `file_table` nodes and the writer of `table_file` nodes.
+
+mod csv_read;
+mod csv_write;
+
+pub use csv_read::{ReadStats, read_csv};
+pub use csv_write::{CsvColumnSpec, CsvWriter};
+
+use vessel_core::FieldType;
+
+/// A file could not be read or written. Every message names the file (and the line and column
+/// where there is one) and says how to fix the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Opening, reading, creating or writing the file failed.
+    #[error("{file}: cannot {action}: {source}")]
+    Io {
+        /// File name as shown to the user.
+        file: String,
+        /// What was being done (`open the file`, `write a row`, ...).
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CSV text itself is malformed (the parser rejected it).
+    #[error("{file} line {line}: {message}; fix the CSV text")]
+    Syntax {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line.
+        line: u64,
+        /// The parser's description.
+        message: String,
+    },
+    /// A record has another number of fields than the first record of the file.
+    #[error("{file} line {line}: {found} fields, expected {expected} as on line {first_line}")]
+    FieldCount {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line of the bad record.
+        line: u64,
+        /// Fields on that line.
+        found: usize,
+        /// Fields on the first record.
+        expected: usize,
+        /// 1-based physical line of the first record.
+        first_line: u64,
+    },
+    /// A cell (or the column's `col_default_value` for an empty cell) cannot be converted.
+    #[error(transparent)]
+    Cell(Box<CellError>),
+    /// A column reads a field index that the record does not have.
+    #[error(
+        "{file} line {line}, column {field} ({column}): the line has only {count} fields; \
+         fix col_idx/col_hdr or the file"
+    )]
+    MissingField {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line.
+        line: u64,
+        /// Reader field name.
+        field: String,
+        /// Where the column is in the file.
+        column: String,
+        /// Fields on the line.
+        count: usize,
+    },
+    /// A `col_hdr` name is not on the header line.
+    #[error(
+        "{file} line {line}: column {field} wants header {header:?}, which is not on the header \
+         line (available: {available}); fix col_hdr or hdr_line_idx"
+    )]
+    MissingHeader {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line of the header.
+        line: u64,
+        /// Reader field name.
+        field: String,
+        /// The header text looked for.
+        header: String,
+        /// The header names found, quoted and comma-separated.
+        available: String,
+    },
+    /// The reader settings cannot work with this file (no header line, header after the data,
+    /// a Parquet column in a CSV reader, ...).
+    #[error("{file}: {message}")]
+    Config {
+        /// File name as shown to the user.
+        file: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A row handed to a writer does not match its columns.
+    #[error("{file}: row {row} has {found} values but the file has {expected} columns")]
+    RowShape {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based data row number.
+        row: u64,
+        /// Values in the row.
+        found: usize,
+        /// Columns of the file.
+        expected: usize,
+    },
+    /// The consumer of the rows (the `sink` of [`read_csv`]) failed.
+    #[error(transparent)]
+    Sink(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Details of [`FileError::Cell`]: a cell that does not convert to its column's type.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{file} line {line}, column {field} ({column}): cannot read {value:?} as {col_type}{}{}; \
+     fix {}",
+    format.as_deref().map(|f| format!(" with format {f}")).unwrap_or_default(),
+    reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+    if *from_default { "the column's col_default_value" }
+    else { "the value or the column's col_format" }
+)]
+pub struct CellError {
+    /// File name as shown to the user.
+    pub file: String,
+    /// 1-based physical line.
+    pub line: u64,
+    /// Reader field name (`r.<field>`).
+    pub field: String,
+    /// Where the column is in the file: `index 5` or `header "price", index 5`.
+    pub column: String,
+    /// The text that did not convert.
+    pub value: String,
+    /// Target type.
+    pub col_type: FieldType,
+    /// `col_format`, if any.
+    pub format: Option<String>,
+    /// Details, such as Go's datetime parse error.
+    pub reason: Option<String>,
+    /// True when the text is the column's `col_default_value` (the cell was empty).
+    pub from_default: bool,
+}

@@ -1,0 +1,132 @@
+//! SQL helpers: identifier quoting, column types, value decoding and error mapping.
+
+use rusqlite::ErrorCode;
+use rusqlite::types::ValueRef;
+use std::fmt::Display;
+use vessel_core::{FieldType, Value, decimal, time};
+use vessel_store::StoreError;
+
+/// Quotes an identifier for SQLite (`"name"`, inner quotes doubled), so that any table, index or
+/// field name of a script is safe in SQL text.
+pub(crate) fn quote(ident: &str) -> String {
+    let mut s = String::with_capacity(ident.len() + 2);
+    s.push('"');
+    for c in ident.chars() {
+        if c == '"' {
+            s.push('"');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+/// Declared SQL type of a column of field type `t`.
+///
+/// Every type is stored with INTEGER, REAL or TEXT storage class (decimal2 as cents, bool as
+/// 0/1, datetime as UTC milliseconds). The declared names differ so that the table says what
+/// it holds (`sqlite3 file .schema` is readable on its own) and so that a reader asking for
+/// another type than was written gets an error instead of reinterpreted numbers. Every name
+/// containing `INT` gets INTEGER affinity.
+pub(crate) fn decl_type(t: FieldType) -> &'static str {
+    match t {
+        FieldType::Int => "INTEGER",
+        FieldType::Float => "REAL",
+        FieldType::Decimal2 => "INTEGER_CENTS",
+        FieldType::String => "TEXT",
+        FieldType::Bool => "INTEGER_BOOL",
+        FieldType::DateTime => "INTEGER_MS",
+    }
+}
+
+/// Inverse of [`decl_type`] (case-insensitive); `None` for a type Vessel does not write.
+pub(crate) fn field_type_of_decl(decl: &str) -> Option<FieldType> {
+    FieldType::ALL
+        .into_iter()
+        .find(|t| decl_type(*t).eq_ignore_ascii_case(decl))
+}
+
+/// Decodes a stored value as field type `t`; `None` when the storage class does not fit.
+///
+/// SQLite stores a NaN float as NULL, so a NULL float reads back as NaN. Other NULLs cannot be
+/// written by Vessel and read as the type's zero value, Capillaries' stand-in for a missing value.
+pub(crate) fn decode(t: FieldType, v: ValueRef<'_>) -> Option<Value> {
+    Some(match (t, v) {
+        (FieldType::Int, ValueRef::Integer(i)) => Value::Int(i),
+        (FieldType::Float, ValueRef::Real(f)) => Value::Float(f),
+        (FieldType::Float, ValueRef::Integer(i)) => Value::Float(i as f64),
+        (FieldType::Float, ValueRef::Null) => Value::Float(f64::NAN),
+        (FieldType::Decimal2, ValueRef::Integer(c)) => Value::Decimal(decimal::from_cents(c)),
+        (FieldType::String, ValueRef::Text(s)) => Value::Str(std::str::from_utf8(s).ok()?.into()),
+        (FieldType::Bool, ValueRef::Integer(b)) => Value::Bool(b != 0),
+        (FieldType::DateTime, ValueRef::Integer(ms)) => Value::DateTime(time::from_millis(ms)),
+        (t, ValueRef::Null) => Value::zero(t),
+        _ => return None,
+    })
+}
+
+/// Whether an error means the database stayed locked by another connection or process for the
+/// whole busy timeout.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Maps a SQLite error to a [`StoreError`], saying what was being done: lock timeouts become
+/// [`StoreError::Unavailable`] (retrying later may succeed), the rest [`StoreError::Backend`].
+pub(crate) fn db_err(what: impl Display) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |e| {
+        if is_busy(&e) {
+            StoreError::Unavailable(format!(
+                "{what}: the SQLite file stayed locked by another writer ({e}); retry later"
+            ))
+        } else {
+            StoreError::Backend(format!("{what}: {e}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_inner_quotes() {
+        assert_eq!(quote("orders_00001"), "\"orders_00001\"");
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn declared_types_round_trip() {
+        for t in FieldType::ALL {
+            assert_eq!(field_type_of_decl(decl_type(t)), Some(t));
+            assert!(
+                decl_type(t) == "REAL" || decl_type(t) == "TEXT" || decl_type(t).contains("INT")
+            );
+        }
+        assert_eq!(
+            field_type_of_decl("integer_cents"),
+            Some(FieldType::Decimal2)
+        );
+        assert_eq!(field_type_of_decl("BLOB"), None);
+    }
+
+    #[test]
+    fn decoding_follows_the_requested_type() {
+        assert_eq!(
+            decode(FieldType::Decimal2, ValueRef::Integer(-1)),
+            Some(Value::Decimal(decimal::from_cents(-1)))
+        );
+        assert_eq!(
+            decode(FieldType::Bool, ValueRef::Integer(1)),
+            Some(Value::Bool(true))
+        );
+        assert!(matches!(
+            decode(FieldType::Float, ValueRef::Null),
+            Some(Value::Float(f)) if f.is_nan()
+        ));
+        assert_eq!(decode(FieldType::Int, ValueRef::Text(b"1")), None);
+    }
+}
