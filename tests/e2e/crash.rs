@@ -108,13 +108,14 @@ async fn sigkill_mid_node_then_resume_gives_identical_output() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut killed_at = None;
     while Instant::now() < deadline {
-        if let Some((done, started)) = enrich_progress(&data).await {
-            if done >= 3 && done < BATCHES && started > done {
-                // Child::kill sends SIGKILL on Unix.
-                child.kill().unwrap();
-                killed_at = Some(done);
-                break;
-            }
+        if let Some((done, started)) = enrich_progress(&data).await
+            && (3..BATCHES).contains(&done)
+            && started > done
+        {
+            // Child::kill sends SIGKILL on Unix.
+            child.kill().unwrap();
+            killed_at = Some(done);
+            break;
         }
         if child.try_wait().unwrap().is_some() {
             break;

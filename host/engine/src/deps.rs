@@ -104,15 +104,15 @@ pub(crate) async fn check(
             .map_err(|e| EngineError::Invalid(format!("policy '{}': {e}", policy.name)))?;
         decision.explanation.push_str(&format!("{up}: {why}; "));
         if cmd == DepCmd::Go {
-            if let Reader::Table(t) = &node.reader {
-                if script.table_creators.get(&t.table) == Some(up) {
-                    decision.reader_run = chosen;
-                }
+            if let Reader::Table(t) = &node.reader
+                && script.table_creators.get(&t.table) == Some(up)
+            {
+                decision.reader_run = chosen;
             }
-            if let Some(l) = &node.lookup {
-                if script.index_owners.get(&l.index_name) == Some(up) {
-                    decision.lookup_run = chosen;
-                }
+            if let Some(l) = &node.lookup
+                && script.index_owners.get(&l.index_name) == Some(up)
+            {
+                decision.lookup_run = chosen;
             }
         }
         cmds.push(cmd);

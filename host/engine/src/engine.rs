@@ -540,20 +540,7 @@ pub fn default_start_nodes(script: &Script) -> Vec<String> {
 
 /// Nodes that produce the tables a node reads (reader table, lookup table).
 pub(crate) fn parents(script: &Script, node: &Node) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Reader::Table(t) = &node.reader {
-        if let Some(p) = script.table_creators.get(&t.table) {
-            out.push(p.clone());
-        }
-    }
-    if let Some(l) = &node.lookup {
-        if let Some(p) = script.index_owners.get(&l.index_name) {
-            if !out.contains(p) {
-                out.push(p.clone());
-            }
-        }
-    }
-    out
+    vessel_script::dag::dependencies(script, &node.name)
 }
 
 fn affected_parents(script: &Script, name: &str, affected: &[String]) -> Vec<String> {

@@ -13,7 +13,10 @@
 //!   touches only that batch's rows.
 //!
 //! Values keep their exact types: `decimal2` is stored as integer cents, `datetime` as UTC
-//! milliseconds, `bool` as 0/1.
+//! milliseconds, `bool` as 0/1; a table's column types say which (`INTEGER_CENTS`,
+//! `INTEGER_MS`, `INTEGER_BOOL`), and reading a field as another type than it was written is an
+//! error. Fields may not be named `rowid` or `batch_idx`. [`Keyspace::lookup`] expects distinct
+//! keys (a repeated key's rows are reported at its first position only).
 //!
 //! # Several workers, several processes
 //!

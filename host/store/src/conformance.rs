@@ -1274,7 +1274,14 @@ async fn scan(
         out.extend((0..page.rows.len()).map(|r| page.rows.row(r)));
         match page.next {
             None => return out,
-            Some(next) => cursor = Some(next),
+            Some(next) => {
+                assert!(
+                    cursor.as_ref() != Some(&next),
+                    "read_page of {} returned the cursor it was given: the scan would not end",
+                    table.full_name()
+                );
+                cursor = Some(next);
+            }
         }
     }
     panic!("scan of {} did not end", table.full_name());

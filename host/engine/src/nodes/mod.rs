@@ -143,7 +143,7 @@ pub(crate) async fn process_batch(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     }
 }
 
-fn table_reader<'a>(node: &'a Node) -> Result<&'a TableReader> {
+fn table_reader(node: &Node) -> Result<&TableReader> {
     match &node.reader {
         Reader::Table(t) => Ok(t),
         Reader::File(_) => Err(EngineError::Invalid(format!(
