@@ -3,6 +3,7 @@
 mod history;
 mod progress;
 mod run;
+mod stop_run;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Show run, node or batch history of a keyspace.
     History(history::HistoryArgs),
+    /// Stop a run (its remaining batches are drained), or invalidate a finished one so that
+    /// later runs do not consume its tables.
+    StopRun(stop_run::StopRunArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Validate(a) => validate::main(a),
         Command::History(a) => history::main(a),
+        Command::StopRun(a) => stop_run::main(a),
     };
     match result {
         Ok(code) => code,

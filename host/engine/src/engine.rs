@@ -220,6 +220,11 @@ impl Engine {
         script: &Script,
         props: &RunProperties,
     ) -> Result<()> {
+        let run_events = ks.run_events(Some(&[props.run_id])).await?;
+        if status::run_status_latest(&run_events, props.run_id) != RunStatus::Start {
+            // A stopped run publishes nothing more.
+            return Ok(());
+        }
         let events = ks.node_events(Some(&[props.run_id])).await?;
         let statuses = status::node_statuses(&events, props.run_id);
         for name in &props.affected_nodes {

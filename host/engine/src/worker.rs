@@ -31,7 +31,12 @@ pub async fn run_worker(
     loop {
         let delivery = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = async {
+                // A dropped sender means nobody will ask for shutdown: keep working.
+                if shutdown.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => return,
             d = consumer.next() => d,
         };
         let delivery = match delivery {
