@@ -192,7 +192,8 @@ fn next_std_chunk(layout: &[u8]) -> (&[u8], Option<(Std, &[u8])>) {
 const SHORT_MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-const LONG_MONTHS: [&str; 12] = [
+/// English month names as Go spells them (`time.January` … `time.December`).
+pub const LONG_MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",

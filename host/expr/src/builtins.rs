@@ -353,20 +353,7 @@ pub(crate) fn constant(alias: &str, field: &str) -> Option<Node> {
     if alias != "time" {
         return None;
     }
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+    use vessel_core::gotime::LONG_MONTHS as MONTHS;
     if field == "UTC" {
         return Some(Node::Loc(LocNode::Const(vessel_core::time::utc())));
     }

@@ -32,9 +32,10 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let l_zero = zero_row(&lookup.right_fields);
     let mut pages = ctx.pages(reader)?;
     while let Some(left) = pages.next(ctx).await? {
-        let matches = find_matches(ctx, lookup, &index, &right, &left).await?;
-        for (i, found) in matches.iter().enumerate() {
+        let (left_key, by_key) = find_matches(ctx, lookup, &index, &right, &left).await?;
+        for (i, &k) in left_key.iter().enumerate() {
             let r = left.row(i);
+            let found = &by_key[k];
             if lookup.group {
                 emit_grouped(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
             } else {
@@ -47,14 +48,15 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     Ok(BatchStats { rows_in, rows_out })
 }
 
-/// For each left row, the right rows that match its key and pass the filter.
+/// For each left row the position of its key, and for each key the right rows that match it
+/// and pass the filter (left rows sharing a key share the matches).
 async fn find_matches(
     ctx: &BatchCtx<'_>,
     lookup: &Lookup,
     index: &IndexRef,
     right: &TableRef,
     left: &RowSet,
-) -> Result<Vec<Vec<Vec<Value>>>> {
+) -> Result<(Vec<usize>, Vec<Vec<Vec<Value>>>)> {
     let mut key_pos: HashMap<String, usize> = HashMap::new();
     let mut keys: Vec<String> = Vec::new();
     let mut left_key: Vec<usize> = Vec::with_capacity(left.len());
@@ -89,9 +91,7 @@ async fn find_matches(
             by_key[c * chunk + kp].push(row);
         }
     }
-    // Each left row gets its own copy: left rows sharing a key are rare, and this keeps the
-    // emit functions simple.
-    Ok(left_key.into_iter().map(|k| by_key[k].clone()).collect())
+    Ok((left_key, by_key))
 }
 
 async fn emit_plain(
