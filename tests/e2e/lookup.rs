@@ -47,8 +47,9 @@ fn compare(dir: &Path) {
     }
 }
 
-#[test]
-fn lookup_one_run_matches_baselines() {
+/// The one-run form; `cache_mb` sets the in-memory lookup tables (`"0"`: every lookup reads
+/// the store).
+fn one_run(ks: &str, cache_mb: &str) {
     let dir = tempfile::tempdir().unwrap();
     let p = params(dir.path(), "auto");
     let data = dir.path().join("data");
@@ -58,17 +59,29 @@ fn lookup_one_run_matches_baselines() {
         "--params",
         s(&p),
         "--keyspace",
-        "lookup_quick_one",
+        ks,
         "--data-dir",
         s(&data),
         "--start-nodes",
         "read_orders,read_order_items",
         "--workers",
         "4",
+        "--lookup-cache-mb",
+        cache_mb,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("complete"), "{stdout}");
     compare(dir.path());
+}
+
+#[test]
+fn lookup_one_run_matches_baselines() {
+    one_run("lookup_quick_one", "1024");
+}
+
+#[test]
+fn lookup_through_storage_matches_baselines() {
+    one_run("lookup_quick_store", "0");
 }
 
 #[test]

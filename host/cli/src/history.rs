@@ -68,12 +68,12 @@ async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         What::Runs => {
             let props = ks.run_properties().await?;
             if !args.json {
-                println!("ts,run_id,status,comment");
+                outln!("ts,run_id,status,comment");
             }
             for e in ks.run_events(runs).await? {
                 if args.json {
                     let p = props.iter().find(|p| p.run_id == e.run_id);
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"ts": e.ts.to_rfc3339(), "run_id": e.run_id,
                             "status": e.status.name(), "comment": e.comment,
@@ -81,7 +81,7 @@ async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                             "affected_nodes": p.map(|p| p.affected_nodes.join(","))})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{},{},{},{}",
                         e.ts.to_rfc3339(),
                         e.run_id,
@@ -93,13 +93,13 @@ async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         }
         What::Nodes => {
             if !args.json {
-                println!("ts,run_id,script_node,status,comment");
+                outln!("ts,run_id,script_node,status,comment");
             }
             for e in ks.node_events(runs).await? {
                 if args.json {
-                    println!("{}", serde_json::to_string(&e)?);
+                    outln!("{}", serde_json::to_string(&e)?);
                 } else {
-                    println!(
+                    outln!(
                         "{},{},{},{},{}",
                         e.ts.to_rfc3339(),
                         e.run_id,
@@ -121,16 +121,16 @@ async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 args.run_id.clone()
             };
             if !args.json {
-                println!(
+                outln!(
                     "ts,run_id,script_node,batch_idx,batches_total,status,first_token,last_token,instance,comment"
                 );
             }
             for run_id in run_ids {
                 for e in ks.batch_events(run_id, args.node.as_deref()).await? {
                     if args.json {
-                        println!("{}", serde_json::to_string(&e)?);
+                        outln!("{}", serde_json::to_string(&e)?);
                     } else {
-                        println!(
+                        outln!(
                             "{},{},{},{},{},{},{},{},{},{}",
                             e.ts.to_rfc3339(),
                             e.run_id,

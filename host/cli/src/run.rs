@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use vessel_engine::{Engine, RunRequest, RunSummary, worker};
+use vessel_engine::{DEFAULT_LOOKUP_CACHE_BYTES, Engine, RunRequest, RunSummary, Settings, worker};
 use vessel_queue::{MemoryQueue, Queue};
 use vessel_store::RunStatus;
 use vessel_store_sqlite::SqliteStorage;
@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Memory for in-memory copies of lookup tables, in MiB, shared by all workers; a lookup
+    /// table that does not fit is read from storage. 0 turns the copies off.
+    #[arg(long, env = "VESSEL_LOOKUP_CACHE_MB", default_value_t = (DEFAULT_LOOKUP_CACHE_BYTES >> 20) as u64)]
+    lookup_cache_mb: u64,
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -85,7 +89,13 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
     let queue = MemoryQueue::new();
     let bars = Arc::new(Bars::new());
     let engine = Arc::new(
-        Engine::new(storage, Arc::new(queue.clone()) as Arc<dyn Queue>).with_progress(bars.clone()),
+        Engine::new(storage, Arc::new(queue.clone()) as Arc<dyn Queue>)
+            .with_progress(bars.clone())
+            .with_settings(Settings {
+                lookup_cache_bytes: usize::try_from(args.lookup_cache_mb.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+                ..Settings::default()
+            }),
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -147,9 +157,14 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
     }
     let summary = engine.summary(&keyspace, run_id).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print_summary(&summary);
+        // The exit code tells the outcome even when nobody reads the summary any more.
+        if let Err(e) = print_summary(&summary)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
     }
     Ok(if summary.all_ok() {
         ExitCode::SUCCESS
@@ -158,7 +173,7 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_summary(s: &RunSummary) {
+fn print_summary(s: &RunSummary) -> std::io::Result<()> {
     let w = s
         .nodes
         .iter()
@@ -166,12 +181,17 @@ fn print_summary(s: &RunSummary) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln!(
         "{:<w$}  {:<12}  {:>9}  {:>10}  {:>10}  {:>8}",
-        "node", "status", "batches", "rows in", "rows out", "time"
+        "node",
+        "status",
+        "batches",
+        "rows in",
+        "rows out",
+        "time"
     );
     for n in &s.nodes {
-        println!(
+        outln!(
             "{:<w$}  {:<12}  {:>9}  {:>10}  {:>10}  {:>7.2}s",
             n.node,
             n.status,
@@ -181,12 +201,13 @@ fn print_summary(s: &RunSummary) {
             n.seconds
         );
     }
-    println!("run {} of {}: {}", s.run_id, s.keyspace, s.run_status);
+    outln!("run {} of {}: {}", s.run_id, s.keyspace, s.run_status);
     for n in s.nodes.iter().filter(|n| n.error.is_some()) {
-        println!(
+        outln!(
             "{} failed: {}",
             n.node,
             n.error.as_deref().unwrap_or_default()
         );
     }
+    Ok(())
 }

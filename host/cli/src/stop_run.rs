@@ -40,7 +40,7 @@ pub fn main(args: StopRunArgs) -> anyhow::Result<ExitCode> {
         engine
             .stop_run(&args.keyspace, args.run_id, &args.comment)
             .await?;
-        println!("run {} of {} stopped", args.run_id, args.keyspace);
+        outln!("run {} of {} stopped", args.run_id, args.keyspace);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -35,8 +35,12 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    // Warnings (unknown keys, most often a misspelled one) go to stderr in both formats.
+    for w in &script.warnings {
+        eprintln!("warning: {w}");
+    }
     match args.format {
-        Format::Dot => print!("{}", vessel_script::dag::to_dot(&script)),
+        Format::Dot => out!("{}", vessel_script::dag::to_dot(&script)),
         Format::Text => {
             for name in vessel_script::dag::topological_order(&script) {
                 let n = &script.nodes[&name];
@@ -54,16 +58,21 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                     Writer::Table(w) => format!("table {}", w.name),
                     Writer::File(f) => format!("file {}", f.url_template),
                 };
-                println!(
+                outln!(
                     "{name:<40} {:<22} {:>5} batches  reads {reads}  writes {writes}",
                     n.node_type.name(),
                     n.batches_total()
                 );
             }
-            println!(
-                "{}: OK, {} nodes",
+            outln!(
+                "{}: OK, {} nodes{}",
                 args.script.display(),
-                script.nodes.len()
+                script.nodes.len(),
+                match script.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                }
             );
         }
     }

@@ -8,6 +8,7 @@
 
 use crate::DateTime;
 use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone, Timelike};
+use std::fmt::Write as _;
 
 /// One layout element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -764,7 +765,8 @@ fn push_int(out: &mut String, x: i64, width: usize) {
     if x < 0 {
         out.push('-');
     }
-    out.push_str(&format!("{:0width$}", x.unsigned_abs()));
+    // Writing into `out` directly: this runs for every date field of every written row.
+    let _ = write!(out, "{:0width$}", x.unsigned_abs());
 }
 
 /// Formats `t` with a Go layout, as Go's `Time.Format` does, in `t`'s own offset.

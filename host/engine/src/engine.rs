@@ -1,5 +1,6 @@
 //! The engine context and the run lifecycle: start, publish, refresh statuses, stop, resume.
 
+use crate::lookup_cache::LookupCache;
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::{EngineError, Result, ScriptCache, status};
 use std::collections::{BTreeMap, HashSet};
@@ -88,12 +89,19 @@ pub struct Settings {
     /// Delay before a message that must wait (dependencies not ready, batch in progress
     /// elsewhere) is delivered again.
     pub retry_delay: Duration,
+    /// Memory for in-memory copies of lookup tables, shared by all workers of the process
+    /// (estimated bytes; 0 turns the copies off and every lookup reads the store).
+    pub lookup_cache_bytes: usize,
 }
+
+/// Default of [`Settings::lookup_cache_bytes`]: 1 GiB.
+pub const DEFAULT_LOOKUP_CACHE_BYTES: usize = 1 << 30;
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             retry_delay: Duration::from_millis(500),
+            lookup_cache_bytes: DEFAULT_LOOKUP_CACHE_BYTES,
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct Engine {
     /// Batches being processed by this process (`ks/run/node/batch`), to tell a batch left
     /// "started" by a dead worker of this process from one that is still running.
     pub(crate) in_flight: Mutex<HashSet<String>>,
+    /// Lookup tables held in memory.
+    pub(crate) lookup_cache: LookupCache,
 }
 
 impl Engine {
@@ -122,6 +132,7 @@ impl Engine {
             settings: Settings::default(),
             progress: None,
             in_flight: Mutex::new(HashSet::new()),
+            lookup_cache: LookupCache::new(DEFAULT_LOOKUP_CACHE_BYTES),
         }
     }
 
@@ -133,6 +144,7 @@ impl Engine {
 
     /// Sets the tunables.
     pub fn with_settings(mut self, settings: Settings) -> Engine {
+        self.lookup_cache = LookupCache::new(settings.lookup_cache_bytes);
         self.settings = settings;
         self
     }

@@ -24,12 +24,15 @@ mod deps;
 mod engine;
 mod error;
 pub mod files;
+mod lookup_cache;
 mod nodes;
 pub mod progress;
 mod scripts;
 pub mod status;
 pub mod worker;
 
-pub use engine::{Engine, NodeSummary, RunRequest, RunSummary};
+pub use engine::{
+    DEFAULT_LOOKUP_CACHE_BYTES, Engine, NodeSummary, RunRequest, RunSummary, Settings,
+};
 pub use error::{EngineError, Result};
 pub use scripts::ScriptCache;

@@ -93,8 +93,8 @@ impl Engine {
     }
 
     async fn process_inner(&self, msg: &BatchMessage, slot: usize) -> Result<Outcome> {
-        let ks = self.storage.open_keyspace(&msg.ks, false).await?;
-        let ks = ks.as_ref();
+        let ks_shared = self.storage.open_keyspace(&msg.ks, false).await?;
+        let ks = ks_shared.as_ref();
         let run_events = ks.run_events(Some(&[msg.run_id])).await?;
         match status::run_status_latest(&run_events, msg.run_id) {
             RunStatus::None => {
@@ -196,6 +196,7 @@ impl Engine {
         let ctx = nodes::BatchCtx {
             engine: self,
             ks,
+            ks_shared: &ks_shared,
             script: &script,
             node,
             msg,

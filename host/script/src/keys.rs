@@ -20,6 +20,7 @@
 
 use crate::model::KeyComponent;
 use regex::Regex;
+use std::cmp::Ordering;
 use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
 use vessel_core::{DateTime, Decimal, Value};
@@ -61,6 +62,102 @@ pub fn row_key(components: &[KeyComponent], row: &[Value]) -> String {
         encode_component(&mut out, c, &row[c.field_idx]);
     }
     into_string(out)
+}
+
+/// Orders two rows as their keys would order, without building the keys:
+/// `compare_rows(c, a, b) == row_key(c, a).cmp(&row_key(c, b))` for all inputs.
+///
+/// Used by `top` sorts. Numbers and ASCII strings compare directly; where the key text does
+/// not follow the value (non-ASCII strings, floats beyond the fixed width or the 32 decimals,
+/// negative zero, NaN, dates before year 1, mixed types) both keys are built and compared.
+///
+/// # Panics
+/// When a `field_idx` is out of a row's range.
+pub fn compare_rows(components: &[KeyComponent], a: &[Value], b: &[Value]) -> Ordering {
+    for c in components {
+        match compare_component(c, &a[c.field_idx], &b[c.field_idx]) {
+            Some(Ordering::Equal) => {}
+            // Components before this one encoded to the same bytes, and every component on the
+            // fast path has a fixed width, so this one decides.
+            Some(o) => return o,
+            None => return row_key(components, a).cmp(&row_key(components, b)),
+        }
+    }
+    Ordering::Equal
+}
+
+/// Key order of one component's values, or `None` when only the key text can tell.
+fn compare_component(c: &KeyComponent, a: &Value, b: &Value) -> Option<Ordering> {
+    let asc = match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) if plain_float(*x) && plain_float(*y) => {
+            x.partial_cmp(y)?
+        }
+        (Value::Decimal(x), Value::Decimal(y)) if plain_decimal(x) && plain_decimal(y) => x.cmp(y),
+        (Value::DateTime(x), Value::DateTime(y)) => {
+            let (x, y) = (x.timestamp_micros(), y.timestamp_micros());
+            if x < BEGINNING_OF_TIME_MICRO || y < BEGINNING_OF_TIME_MICRO {
+                return None;
+            }
+            x.cmp(&y)
+        }
+        (Value::Str(x), Value::Str(y)) if x.is_ascii() && y.is_ascii() => {
+            compare_ascii(x.as_bytes(), y.as_bytes(), c.str_len, c.ignore_case)
+        }
+        _ => return None,
+    };
+    Some(if c.desc { asc.reverse() } else { asc })
+}
+
+/// A float whose `%.32f` text fits the 66 characters and tells it from its neighbours, so the
+/// key text orders as the number. Negative zero prints as `-0.000…` and is not plain.
+fn plain_float(f: f64) -> bool {
+    let m = f.abs();
+    (f == 0.0 && f.is_sign_positive()) || (1e-15..1e32).contains(&m)
+}
+
+/// A decimal with at most 15 significant digits and 15 decimals: distinct ones convert to
+/// distinct floats, in order, and each is plain. Zero of either sign encodes as zero.
+fn plain_decimal(d: &Decimal) -> bool {
+    d.scale() <= 15 && d.mantissa().unsigned_abs() < 1_000_000_000_000_000
+}
+
+/// Order of two ASCII strings padded with spaces and cut to `len` bytes, upper-cased when
+/// `ignore_case`.
+fn compare_ascii(a: &[u8], b: &[u8], len: usize, ignore_case: bool) -> Ordering {
+    let a = &a[..a.len().min(len)];
+    let b = &b[..b.len().min(len)];
+    let common = a.len().min(b.len());
+    let head = if ignore_case {
+        a[..common]
+            .iter()
+            .map(u8::to_ascii_uppercase)
+            .cmp(b[..common].iter().map(u8::to_ascii_uppercase))
+    } else {
+        a[..common].cmp(&b[..common])
+    };
+    if head != Ordering::Equal {
+        return head;
+    }
+    // The shorter one continues with spaces: the longer one's tail decides against them.
+    let (tail, flip) = if a.len() > common {
+        (&a[common..], false)
+    } else {
+        (&b[common..], true)
+    };
+    let o = tail
+        .iter()
+        .map(|c| {
+            if ignore_case {
+                c.to_ascii_uppercase()
+            } else {
+                *c
+            }
+        })
+        .find(|&c| c != b' ')
+        .map_or(Ordering::Equal, |c| c.cmp(&b' '));
+    if flip { o.reverse() } else { o }
 }
 
 fn into_string(bytes: Vec<u8>) -> String {

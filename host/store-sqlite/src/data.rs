@@ -33,6 +33,36 @@ use vessel_store::{
 /// second attempt is already astronomically rare; five only guard against a broken generator.
 const ROWID_ATTEMPTS: usize = 5;
 
+/// Rows that share one random start and take consecutive rowids after it.
+///
+/// A row's token is its rowid, and tokens must spread evenly over the i64 range so that any
+/// number of batches splits a table into equal parts. One random draw per row gives that, but
+/// every row of a write then lands on its own B-tree page: a 2,000-row transaction dirties
+/// ~2,000 pages of the data table and as many of its batch index, and each one is written to
+/// the WAL and again at checkpoint. Runs of 64 consecutive rowids keep the spread (a table of
+/// n rows has n/64 runs scattered at random) while a run fills two or three pages.
+const ROWID_RUN: u32 = 64;
+
+/// Draws rowids in runs of [`ROWID_RUN`].
+#[derive(Default)]
+struct RowidRuns {
+    next: i64,
+    left: u32,
+}
+
+impl RowidRuns {
+    fn draw(&mut self, rng: &mut impl rand::Rng) -> i64 {
+        if self.left == 0 || self.next == i64::MAX {
+            self.next = rng.random_range(i64::MIN..i64::MAX - i64::from(ROWID_RUN));
+            self.left = ROWID_RUN;
+        }
+        let r = self.next;
+        self.next += 1;
+        self.left -= 1;
+        r
+    }
+}
+
 /// Key counts of lookup statements: a chunk of keys is padded (with a repeat of its first key,
 /// which `IN` ignores) to the next size, so a handful of statements serve every lookup from
 /// the statement cache.
@@ -181,6 +211,160 @@ fn insert_key(
     Ok(stmt.raw_execute()? == 1)
 }
 
+/// How rows of a rowset go into a data table.
+struct DataInsert {
+    /// Table column j takes rowset column `colmap[j]` (matched by name: the rowset may order its
+    /// columns differently).
+    colmap: Vec<usize>,
+    /// `INSERT OR IGNORE` of one row: rowid, batch_idx, then the fields.
+    sql: String,
+}
+
+/// Checks that `table` exists with the fields of `def` and that `rows` has them all.
+fn data_insert(
+    ks: &KsInner,
+    conn: &Connection,
+    table: &str,
+    def: &TableDef,
+    rows: &RowSet,
+) -> Result<DataInsert> {
+    let info = ks.table_info(conn, table)?;
+    check_fields(&info, table, &def.schema)?;
+    let mut colmap = Vec::with_capacity(def.schema.len());
+    for (name, t) in def.schema.fields() {
+        match rows.schema().index_of(name) {
+            Some(c) if rows.schema().field_type(c) == *t => colmap.push(c),
+            _ => {
+                return Err(StoreError::Backend(format!(
+                    "rows written to '{table}' lack field '{name}' of type {t}"
+                )));
+            }
+        }
+    }
+    let mut sql = format!("INSERT OR IGNORE INTO {} (rowid, batch_idx", quote(table));
+    for (name, _) in def.schema.fields() {
+        sql.push_str(", ");
+        sql.push_str(&quote(name));
+    }
+    sql.push_str(") VALUES (?1, ?2");
+    for j in 0..def.schema.len() {
+        sql.push_str(&format!(", ?{}", j + 3));
+    }
+    sql.push(')');
+    Ok(DataInsert { colmap, sql })
+}
+
+/// Names of the index tables of `def`, each checked to exist.
+fn index_tables(ks: &KsInner, conn: &Connection, def: &TableDef) -> Result<Vec<String>> {
+    let names: Vec<String> = def
+        .indexes
+        .iter()
+        .map(|i| vessel_store::run_table_name(&i.name, def.run_id))
+        .collect();
+    for name in &names {
+        ks.table_info(conn, name)?;
+    }
+    Ok(names)
+}
+
+/// Writes data rows only and returns their rowids (tokens) in row order.
+pub(crate) fn write_data(
+    ks: &KsInner,
+    conn: &mut Connection,
+    def: &TableDef,
+    batch_idx: BatchIdx,
+    rows: &RowSet,
+) -> Result<Vec<i64>> {
+    let table = def.table_ref().full_name();
+    let DataInsert { colmap, sql } = data_insert(ks, conn, &table, def, rows)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rng = rand::rng();
+    let mut runs = RowidRuns::default();
+    let mut order: Vec<(i64, usize)> = (0..rows.len()).map(|r| (runs.draw(&mut rng), r)).collect();
+    order.sort_unstable();
+    let what = ks.ctx("writing to", &table);
+    let mut tokens = vec![0i64; rows.len()];
+    ks.write_tx(conn, &what, |tx| {
+        let err = || db_err(&what);
+        let mut data = tx.prepare_cached(&sql).map_err(err())?;
+        data.raw_bind_parameter(2, batch_idx).map_err(err())?;
+        for &(first, r) in &order {
+            bind_fields(&mut data, rows, &colmap, r).map_err(err())?;
+            let mut rowid = first;
+            let mut attempt = 1;
+            loop {
+                data.raw_bind_parameter(1, rowid).map_err(err())?;
+                if data.raw_execute().map_err(err())? == 1 {
+                    break;
+                }
+                if attempt == ROWID_ATTEMPTS {
+                    return Err(StoreError::Backend(format!(
+                        "{what}: no free rowid after {ROWID_ATTEMPTS} random draws"
+                    )));
+                }
+                attempt += 1;
+                tracing::trace!(keyspace = %ks.name, table = %table, "rowid collision, drawing again");
+                rowid = rng.random();
+            }
+            tokens[r] = rowid;
+        }
+        Ok(())
+    })?;
+    tracing::debug!(keyspace = %ks.name, table = %table, batch = batch_idx, rows = rows.len(), "wrote data rows");
+    Ok(tokens)
+}
+
+/// Writes index entries of one batch, in key order.
+pub(crate) fn write_index_entries(
+    ks: &KsInner,
+    conn: &mut Connection,
+    def: &TableDef,
+    index: usize,
+    batch_idx: BatchIdx,
+    mut entries: Vec<(String, i64)>,
+) -> Result<u64> {
+    let Some(idx) = def.indexes.get(index) else {
+        return Err(StoreError::Backend(format!(
+            "table '{}' has {} indexes, not an index number {index}",
+            def.name,
+            def.indexes.len()
+        )));
+    };
+    let name = vessel_store::run_table_name(&idx.name, def.run_id);
+    ks.table_info(conn, &name)?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    // Key order: consecutive inserts land on the same or the next B-tree page, so one call
+    // dirties each page of the index at most once.
+    entries.sort_unstable();
+    let sql = format!(
+        "INSERT OR IGNORE INTO {} (key, rowid, batch_idx) VALUES (?1, ?2, ?3)",
+        quote(&name)
+    );
+    let what = ks.ctx("writing to", &name);
+    let written = ks.write_tx(conn, &what, |tx| {
+        let mut stmt = tx.prepare_cached(&sql).map_err(db_err(&what))?;
+        let mut written = 0u64;
+        for (key, rowid) in &entries {
+            if insert_key(&mut stmt, key, *rowid, batch_idx).map_err(db_err(&what))? {
+                written += 1;
+            } else if idx.unique {
+                // Returning the error drops the transaction: nothing of this call stays.
+                return Err(StoreError::DuplicateKey {
+                    index: name.clone(),
+                    key: key.clone(),
+                });
+            }
+        }
+        Ok(written)
+    })?;
+    tracing::debug!(keyspace = %ks.name, index = %name, batch = batch_idx, entries = written, "wrote index entries");
+    Ok(written)
+}
+
 /// Writes rows of one batch with their index keys in one IMMEDIATE transaction.
 pub(crate) fn write_rows(
     ks: &KsInner,
@@ -212,43 +396,14 @@ pub(crate) fn write_rows(
             "distinct write to '{table}' needs a unique first index"
         )));
     }
-    let info = ks.table_info(conn, &table)?;
-    check_fields(&info, &table, &def.schema)?;
-    let idx_names: Vec<String> = def
-        .indexes
-        .iter()
-        .map(|i| vessel_store::run_table_name(&i.name, def.run_id))
-        .collect();
-    for name in &idx_names {
-        ks.table_info(conn, name)?;
-    }
-    // Table column j takes rowset column colmap[j] (matched by name: the rowset may order its
-    // columns differently).
-    let mut colmap = Vec::with_capacity(def.schema.len());
-    for (name, t) in def.schema.fields() {
-        match rows.schema().index_of(name) {
-            Some(c) if rows.schema().field_type(c) == *t => colmap.push(c),
-            _ => {
-                return Err(StoreError::Backend(format!(
-                    "rows written to '{table}' lack field '{name}' of type {t}"
-                )));
-            }
-        }
-    }
+    let DataInsert {
+        colmap,
+        sql: insert_sql,
+    } = data_insert(ks, conn, &table, def, rows)?;
+    let idx_names = index_tables(ks, conn, def)?;
     if rows.is_empty() {
         return Ok(WriteStats::default());
     }
-
-    let mut insert_sql = format!("INSERT OR IGNORE INTO {} (rowid, batch_idx", quote(&table));
-    for (name, _) in def.schema.fields() {
-        insert_sql.push_str(", ");
-        insert_sql.push_str(&quote(name));
-    }
-    insert_sql.push_str(") VALUES (?1, ?2");
-    for j in 0..def.schema.len() {
-        insert_sql.push_str(&format!(", ?{}", j + 3));
-    }
-    insert_sql.push(')');
     let idx_sql: Vec<String> = idx_names
         .iter()
         .map(|n| {
@@ -269,13 +424,14 @@ pub(crate) fn write_rows(
     let mut rng = rand::rng();
     let mut repeated = 0;
     let mut order: Vec<(i64, usize)> = Vec::with_capacity(rows.len());
+    let mut next = RowidRuns::default();
     match mode {
-        WriteMode::Normal => order.extend((0..rows.len()).map(|r| (rng.random(), r))),
+        WriteMode::Normal => order.extend((0..rows.len()).map(|r| (next.draw(&mut rng), r))),
         WriteMode::DistinctFirst => {
             let mut seen = HashSet::with_capacity(rows.len());
             for (r, key) in keys[0].iter().enumerate() {
                 if seen.insert(key.as_str()) {
-                    order.push((rng.random(), r));
+                    order.push((next.draw(&mut rng), r));
                 } else {
                     repeated += 1;
                 }

@@ -264,6 +264,31 @@ impl Keyspace for SqliteKeyspace {
             .await
     }
 
+    async fn write_data(
+        &self,
+        table: &TableDef,
+        batch_idx: BatchIdx,
+        rows: RowSet,
+    ) -> Result<Vec<i64>> {
+        let table = table.clone();
+        self.blocking(move |ks, c| data::write_data(ks, c, &table, batch_idx, &rows))
+            .await
+    }
+
+    async fn write_index_entries(
+        &self,
+        table: &TableDef,
+        index: usize,
+        batch_idx: BatchIdx,
+        entries: Vec<(String, i64)>,
+    ) -> Result<u64> {
+        let table = table.clone();
+        self.blocking(move |ks, c| {
+            data::write_index_entries(ks, c, &table, index, batch_idx, entries)
+        })
+        .await
+    }
+
     async fn lookup(
         &self,
         index: &IndexRef,

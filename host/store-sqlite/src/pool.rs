@@ -23,9 +23,12 @@ const STATEMENT_CACHE: usize = 128;
 /// * `synchronous=NORMAL`: durable against process crashes; a power loss may drop the last
 ///   commits but never corrupts the file.
 /// * `wal_autocheckpoint=10000`: checkpoint every ~40 MB of WAL instead of every 4 MB, so B-tree
-///   pages that successive batches touch are copied back once (about 25% more write
-///   throughput with random rowids).
+///   pages that successive batches touch are copied back once. (Checkpointing outside the
+///   write lock every few commits, or every 160 MB, measured slower or no better.)
 /// * 64 MiB page cache and in-memory temp storage: big batches stay in memory.
+/// * Memory-mapped reads of up to 4 GiB of the file: lookups fetch data rows by random rowid,
+///   and reading a page through the map instead of a `pread` copy makes them ~25% faster. The
+///   map only reserves address space; the OS page cache backs it.
 /// * Busy timeout: a writer waits for another process's transaction instead of failing at once.
 /// * Double-quoted strings are disabled, so a misspelled quoted column is an error and never a
 ///   string literal.
@@ -46,7 +49,8 @@ pub(crate) fn open_connection(
          PRAGMA synchronous = NORMAL;
          PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA wal_autocheckpoint = 10000;
+         PRAGMA mmap_size = 4294967296;",
     )
     .map_err(db_err(what()))?;
     for cfg in [

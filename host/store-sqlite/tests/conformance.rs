@@ -47,6 +47,7 @@ conformance_tests!(
     distinct_first,
     lookup,
     delete_batch,
+    bulk_write,
     concurrent_writers,
     write_edge_cases,
     missing_tables,

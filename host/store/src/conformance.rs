@@ -45,6 +45,7 @@ pub async fn run_all(storage: Arc<dyn Storage>, ks_prefix: &str) {
     distinct_first(storage.clone(), ks_prefix).await;
     lookup(storage.clone(), ks_prefix).await;
     delete_batch(storage.clone(), ks_prefix).await;
+    bulk_write(storage.clone(), ks_prefix).await;
     concurrent_writers(storage.clone(), ks_prefix).await;
     write_edge_cases(storage.clone(), ks_prefix).await;
     missing_tables(storage.clone(), ks_prefix).await;
@@ -611,6 +612,106 @@ pub async fn split_ranges(storage: Arc<dyn Storage>, ks_prefix: &str) {
             );
         }
     }
+    finish(&storage, &name).await;
+}
+
+/// The bulk path: `write_data` returns one distinct token per row, in row order; index entries
+/// written later (in any order) make the rows findable; a duplicate unique key fails its
+/// `write_index_entries` call and keeps nothing of it; `delete_batch` removes rows written both
+/// ways with their entries.
+///
+/// # Panics
+/// When the check fails.
+pub async fn bulk_write(storage: Arc<dyn Storage>, ks_prefix: &str) {
+    let (name, ks) = fresh(&storage, ks_prefix, "bulk").await;
+    let t = Items::new("b", 1);
+    ok(ks.create_table(&t.def).await, "create_table");
+
+    // Batch 0: 300 rows, entries handed over in reverse order.
+    let ids: Vec<i64> = (0..300).collect();
+    let (rows, keys) = t.rows(ids.iter().copied());
+    let tokens = ok(ks.write_data(&t.def, 0, rows.clone()).await, "write_data");
+    assert_eq!(
+        tokens.len(),
+        300,
+        "write_data must return one token per row"
+    );
+    assert_eq!(
+        tokens.iter().collect::<BTreeSet<_>>().len(),
+        300,
+        "tokens must be distinct"
+    );
+    assert_eq!(count(&*ks, &t.def).await, 300);
+    // Before the entries exist, the rows are stored but not findable.
+    assert!(ok(t.lookup_ids(&*ks, &[5]).await, "lookup").is_empty());
+    for (i, index_keys) in keys.iter().enumerate() {
+        let entries: Vec<(String, i64)> = index_keys
+            .iter()
+            .cloned()
+            .zip(tokens.iter().copied())
+            .rev()
+            .collect();
+        let n = ok(
+            ks.write_index_entries(&t.def, i, 0, entries).await,
+            "write_index_entries",
+        );
+        assert_eq!(n, 300, "entries written to index {i}");
+    }
+    // Each token reads back the row it was returned for.
+    let all = scan(
+        &*ks,
+        &t.def.table_ref(),
+        &t.id_only(),
+        TokenRange::split(1)[0],
+        64,
+    )
+    .await;
+    assert_eq!(ids_exactly_once(&all, "bulk scan").len(), 300);
+    assert_eq!(
+        ok(t.lookup_ids(&*ks, &[0, 150, 299, 300]).await, "lookup"),
+        vec![(0, 0), (1, 150), (2, 299)]
+    );
+    let grp = ok(
+        t.lookup_groups(&*ks, &[Items::grp_key(7)]).await,
+        "lookup grp",
+    );
+    assert_eq!(grp.len(), 30, "group g7 has 30 rows");
+
+    // Batch 1: a unique key that exists (7) among new ones: nothing of that call stays.
+    let (rows, keys) = t.rows([1000, 7, 1001]);
+    let tokens = ok(ks.write_data(&t.def, 1, rows).await, "write_data batch 1");
+    let entries: Vec<(String, i64)> = keys[0].iter().cloned().zip(tokens.clone()).collect();
+    let err = expect_err(
+        ks.write_index_entries(&t.def, 0, 1, entries).await,
+        "write_index_entries with an existing unique key",
+    );
+    assert!(
+        matches!(&err, StoreError::DuplicateKey { key, .. } if *key == Items::id_key(7)),
+        "expected DuplicateKey for key 7, got {err:?}"
+    );
+    assert!(
+        ok(t.lookup_ids(&*ks, &[1000, 1001]).await, "lookup").is_empty(),
+        "a failed write_index_entries left entries behind"
+    );
+    let err = expect_err(
+        ks.write_index_entries(&t.def, 2, 1, Vec::new()).await,
+        "write_index_entries to an index that does not exist",
+    );
+    assert!(!matches!(err, StoreError::DuplicateKey { .. }), "{err:?}");
+
+    // Cleaning batch 1 removes its rows; batch 0 keeps all of its rows and entries.
+    assert_eq!(ok(ks.delete_batch(&t.def, 1).await, "delete_batch"), 3);
+    assert_eq!(count(&*ks, &t.def).await, 300);
+    // Cleaning batch 0 removes rows and entries.
+    assert_eq!(ok(ks.delete_batch(&t.def, 0).await, "delete_batch"), 300);
+    assert_eq!(count(&*ks, &t.def).await, 0);
+    assert!(ok(t.lookup_ids(&*ks, &[5]).await, "lookup").is_empty());
+    let ok_entries = ok(
+        ks.write_index_entries(&t.def, 0, 0, vec![(Items::id_key(5), 1)])
+            .await,
+        "a key of a cleaned batch can be written again",
+    );
+    assert_eq!(ok_entries, 1);
     finish(&storage, &name).await;
 }
 

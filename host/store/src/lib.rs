@@ -200,6 +200,37 @@ pub trait Keyspace: Send + Sync {
         mode: WriteMode,
     ) -> Result<WriteStats>;
 
+    /// Writes data rows of one batch without their index entries, atomically per call, and
+    /// returns each row's token, in row order.
+    ///
+    /// This is the bulk path: the caller collects `(key, token)` pairs over many calls and
+    /// hands them to [`Keyspace::write_index_entries`] in large sorted groups, so that an index
+    /// is written in key order instead of one random position per row. A crash between the two
+    /// leaves rows without entries; [`Keyspace::delete_batch`] removes both.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchTable`]; backend failures.
+    async fn write_data(
+        &self,
+        table: &TableDef,
+        batch_idx: BatchIdx,
+        rows: RowSet,
+    ) -> Result<Vec<i64>>;
+
+    /// Writes index entries `(key, token)` of one batch to `table.indexes[index]`, atomically
+    /// per call; the entries may come in any order. A key of a unique index that already exists
+    /// fails the call with [`StoreError::DuplicateKey`] and writes nothing of it.
+    ///
+    /// # Errors
+    /// [`StoreError::DuplicateKey`]; [`StoreError::NoSuchTable`]; backend failures.
+    async fn write_index_entries(
+        &self,
+        table: &TableDef,
+        index: usize,
+        batch_idx: BatchIdx,
+        entries: Vec<(String, i64)>,
+    ) -> Result<u64>;
+
     /// Looks up right-side rows by index key. Returns, for every matching row, the position
     /// of its key in `keys` and the row's `fields`. Index entries whose data row is gone
     /// (orphans of a cleaned batch) are ignored.

@@ -54,20 +54,25 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
         read_csv(reader, &path, &display, rowset_size, &mut sink)
     });
     let mut sink = TableSink::new(ctx)?;
-    let mut rows_in = 0u64;
-    while let Some(rows) = rx.recv().await {
-        rows_in += rows.len() as u64;
-        ctx.report_rows(rows.len());
-        for i in 0..rows.len() {
-            let r = rows.row(i);
-            let w = sink.eval_fields(&r, &[], &[])?;
-            sink.push(w).await?;
+    let filled = async {
+        let mut rows_in = 0u64;
+        while let Some(rows) = rx.recv().await {
+            rows_in += rows.len() as u64;
+            ctx.report_rows(rows.len());
+            for i in 0..rows.len() {
+                let r = rows.row(i);
+                let w = sink.eval_fields(&r, &[], &[])?;
+                sink.push(w).await?;
+            }
         }
+        drop(rx);
+        parse
+            .await
+            .map_err(|e| EngineError::Invalid(format!("CSV reader stopped: {e}")))??;
+        Ok(rows_in)
     }
-    parse
-        .await
-        .map_err(|e| EngineError::Invalid(format!("CSV reader stopped: {e}")))??;
-    let rows_out = sink.finish().await?;
+    .await;
+    let (rows_in, rows_out) = sink.close(filled).await?;
     Ok(BatchStats { rows_in, rows_out })
 }
 

@@ -31,20 +31,23 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let mut sink = TableSink::new(ctx)?;
     let l_zero = zero_row(&lookup.right_fields);
     let mut pages = ctx.pages(reader)?;
-    while let Some(left) = pages.next(ctx).await? {
-        let (left_key, by_key) = find_matches(ctx, lookup, &index, &right, &left).await?;
-        for (i, &k) in left_key.iter().enumerate() {
-            let r = left.row(i);
-            let found = &by_key[k];
-            if lookup.group {
-                emit_grouped(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
-            } else {
-                emit_plain(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
+    let filled = async {
+        while let Some(left) = pages.next(ctx).await? {
+            let (left_key, by_key) = find_matches(ctx, lookup, &index, &right, &left).await?;
+            for (i, &k) in left_key.iter().enumerate() {
+                let r = left.row(i);
+                let found = &by_key[k];
+                if lookup.group {
+                    emit_grouped(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
+                } else {
+                    emit_plain(ctx, lookup, &mut sink, &r, found, &l_zero).await?;
+                }
             }
         }
+        Ok(pages.rows)
     }
-    let rows_in = pages.rows;
-    let rows_out = sink.finish().await?;
+    .await;
+    let (rows_in, rows_out) = sink.close(filled).await?;
     Ok(BatchStats { rows_in, rows_out })
 }
 
@@ -71,8 +74,32 @@ async fn find_matches(
         left_key.push(pos);
     }
     let mut by_key: Vec<Vec<Vec<Value>>> = vec![Vec::new(); keys.len()];
+    let keep = |row: &[Value]| -> Result<bool> {
+        let Some(filter) = &lookup.filter else {
+            return Ok(true);
+        };
+        let empty: &[Value] = &[];
+        let mut env: [&[Value]; 4] = [empty; 4];
+        env[ALIAS_L] = row;
+        let keep = filter.eval(&env).map_err(|e| ctx.eval_err("l.filter", e))?;
+        Ok(keep.as_bool() == Some(true))
+    };
+    let cached = ctx
+        .engine
+        .lookup_cache
+        .get(ctx.ks, right, &lookup.right_fields, &lookup.index)
+        .await?;
+    if let Some(table) = cached {
+        for (k, key) in keys.iter().enumerate() {
+            for row in table.matches(key) {
+                if keep(&row)? {
+                    by_key[k].push(row);
+                }
+            }
+        }
+        return Ok((left_key, by_key));
+    }
     let chunk = lookup.idx_read_batch_size.max(1);
-    let empty: Vec<Value> = Vec::new();
     for (c, part) in keys.chunks(chunk).enumerate() {
         let found = ctx
             .ks
@@ -80,15 +107,9 @@ async fn find_matches(
             .await?;
         for (j, &kp) in found.key_pos.iter().enumerate() {
             let row = found.rows.row(j);
-            if let Some(filter) = &lookup.filter {
-                let mut env: [&[Value]; 4] = [&empty, &empty, &empty, &empty];
-                env[ALIAS_L] = &row;
-                let keep = filter.eval(&env).map_err(|e| ctx.eval_err("l.filter", e))?;
-                if keep.as_bool() != Some(true) {
-                    continue;
-                }
+            if keep(&row)? {
+                by_key[c * chunk + kp].push(row);
             }
-            by_key[c * chunk + kp].push(row);
         }
     }
     Ok((left_key, by_key))

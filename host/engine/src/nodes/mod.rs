@@ -19,6 +19,8 @@ use vessel_store::{Keyspace, TableDef, TableRef, TokenRange, WriteMode};
 pub(crate) struct BatchCtx<'a> {
     pub engine: &'a Engine,
     pub ks: &'a dyn Keyspace,
+    /// The same keyspace, for work that outlives a borrow (writes in flight).
+    pub ks_shared: &'a Arc<dyn Keyspace>,
     pub script: &'a Arc<Script>,
     pub node: &'a Node,
     pub msg: &'a BatchMessage,
@@ -163,8 +165,17 @@ fn table_writer(node: &Node) -> Result<&TableWriter> {
     }
 }
 
-/// Rows buffered before one storage write.
-const WRITE_CHUNK: usize = 2000;
+/// A data write running on its own task; yields the rows' tokens.
+type WriteTask = tokio::task::JoinHandle<vessel_store::Result<Vec<i64>>>;
+
+/// Rows buffered before one storage write. Large, because each write is one transaction and the
+/// cost of a commit grows with the pages it dirties, not with the rows.
+const WRITE_CHUNK: usize = 20_000;
+
+/// Index entries collected per index before they are written in one sorted call. Writing them
+/// in key order, in big groups, dirties each index page once per group instead of once per row;
+/// the bound keeps a huge batch's memory in check (~64 bytes an entry).
+const INDEX_CHUNK: usize = 2_000_000;
 
 /// Evaluates writer fields, applies `having`, builds index keys and writes rows in chunks.
 pub(crate) struct TableSink<'a> {
@@ -174,6 +185,11 @@ pub(crate) struct TableSink<'a> {
     mode: WriteMode,
     out: RowSet,
     keys: Vec<Vec<String>>,
+    /// Normal mode: `(key, token)` entries per index, not written yet.
+    pending: Vec<Vec<(String, i64)>>,
+    /// Normal mode: the data write running while the next chunk is evaluated, with the keys of
+    /// its rows.
+    in_flight: Option<(WriteTask, Vec<Vec<String>>)>,
     written: u64,
     empty: Vec<Value>,
 }
@@ -192,6 +208,8 @@ impl<'a> TableSink<'a> {
             writer,
             out: RowSet::with_capacity(writer.schema.clone(), WRITE_CHUNK),
             keys: vec![Vec::with_capacity(WRITE_CHUNK); writer.indexes.len()],
+            pending: vec![Vec::new(); writer.indexes.len()],
+            in_flight: None,
             def,
             mode,
             written: 0,
@@ -245,7 +263,8 @@ impl<'a> TableSink<'a> {
         Ok(())
     }
 
-    /// Writes buffered rows.
+    /// Writes buffered rows. In normal mode only the data rows are written here; their index
+    /// entries wait in `pending` for [`TableSink::write_entries`].
     pub async fn flush(&mut self) -> Result<()> {
         if self.out.is_empty() {
             return Ok(());
@@ -259,30 +278,95 @@ impl<'a> TableSink<'a> {
             .iter_mut()
             .map(|k| std::mem::replace(k, Vec::with_capacity(WRITE_CHUNK)))
             .collect();
-        let stats = self
-            .ctx
-            .ks
-            .write_rows(&self.def, self.ctx.msg.batch_idx, &rows, &keys, self.mode)
-            .await
-            .map_err(|e| match e {
-                vessel_store::StoreError::DuplicateKey { index, key } => {
-                    EngineError::Invalid(format!(
-                        "node '{}': duplicate key '{}' in unique index '{index}'; the data \
-                         has two rows with the same key, or the index should be non_unique",
-                        self.ctx.node.name,
-                        key.trim_end()
-                    ))
-                }
-                other => other.into(),
-            })?;
-        self.written += stats.rows_written;
+        if self.mode == WriteMode::DistinctFirst {
+            let stats = self
+                .ctx
+                .ks
+                .write_rows(&self.def, self.ctx.msg.batch_idx, &rows, &keys, self.mode)
+                .await
+                .map_err(|e| self.store_err(e))?;
+            self.written += stats.rows_written;
+            return Ok(());
+        }
+        // One write in flight: wait for the previous chunk, then hand this one to a task and
+        // go back to evaluating rows while it commits.
+        self.settle().await?;
+        let ks = self.ctx.ks_shared.clone();
+        let def = self.def.clone();
+        let batch_idx = self.ctx.msg.batch_idx;
+        let task = tokio::spawn(async move { ks.write_data(&def, batch_idx, rows).await });
+        self.in_flight = Some((task, keys));
+        if self.pending.iter().any(|p| p.len() >= INDEX_CHUNK) {
+            self.write_entries().await?;
+        }
         Ok(())
     }
 
-    /// Flushes and returns the rows written.
-    pub async fn finish(mut self) -> Result<u64> {
-        self.flush().await?;
-        Ok(self.written)
+    /// Waits for the write in flight and queues the index entries of its rows.
+    async fn settle(&mut self) -> Result<()> {
+        let Some((task, keys)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let tokens = task
+            .await
+            .map_err(|e| EngineError::Invalid(format!("table write stopped: {e}")))?
+            .map_err(|e| self.store_err(e))?;
+        self.written += tokens.len() as u64;
+        for (pending, keys) in self.pending.iter_mut().zip(keys) {
+            pending.extend(keys.into_iter().zip(tokens.iter().copied()));
+        }
+        Ok(())
+    }
+
+    /// Writes the index entries collected so far, one sorted call per index.
+    async fn write_entries(&mut self) -> Result<()> {
+        for i in 0..self.pending.len() {
+            if self.pending[i].is_empty() {
+                continue;
+            }
+            let entries = std::mem::take(&mut self.pending[i]);
+            self.ctx
+                .ks
+                .write_index_entries(&self.def, i, self.ctx.msg.batch_idx, entries)
+                .await
+                .map_err(|e| self.store_err(e))?;
+        }
+        Ok(())
+    }
+
+    fn store_err(&self, e: vessel_store::StoreError) -> EngineError {
+        match e {
+            vessel_store::StoreError::DuplicateKey { index, key } => EngineError::Invalid(format!(
+                "node '{}': duplicate key '{}' in unique index '{index}'; the data has two rows \
+                 with the same key, or the index should be non_unique",
+                self.ctx.node.name,
+                key.trim_end()
+            )),
+            other => other.into(),
+        }
+    }
+
+    /// Ends the batch's writing. After `filled` succeeded: flushes rows and index entries and
+    /// returns the rows written. After it failed: waits for the write in flight, so that nothing
+    /// of this batch lands after its cleanup, and returns the failure.
+    pub async fn close<T>(mut self, filled: Result<T>) -> Result<(T, u64)> {
+        let value = match filled {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.settle().await;
+                return Err(e);
+            }
+        };
+        let done = async {
+            self.flush().await?;
+            self.settle().await?;
+            self.write_entries().await
+        };
+        if let Err(e) = done.await {
+            let _ = self.settle().await;
+            return Err(e);
+        }
+        Ok((value, self.written))
     }
 }
 

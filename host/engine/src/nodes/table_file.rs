@@ -5,7 +5,7 @@ use super::{BatchCtx, BatchStats, table_reader};
 use crate::files::CsvWriter;
 use crate::{EngineError, Result};
 use vessel_core::Value;
-use vessel_script::keys::row_key;
+use vessel_script::keys::compare_rows;
 use vessel_script::{FileFormat, FileWriter, Writer};
 
 pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
@@ -37,7 +37,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
         std::process::id()
     ));
     let mut out = CsvWriter::create(&tmp, writer)?;
-    let mut sorted: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut sorted: Vec<Vec<Value>> = Vec::new();
     let mut pages = ctx.pages(reader)?;
     let mut written = 0u64;
     while let Some(rows) = pages.next(ctx).await? {
@@ -47,7 +47,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
                 continue;
             };
             match &writer.top {
-                Some(top) => sorted.push((row_key(&top.order, &w), w)),
+                Some(_) => sorted.push(w),
                 None => {
                     out.write_row(&w)?;
                     written += 1;
@@ -56,8 +56,9 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
         }
     }
     if let Some(top) = &writer.top {
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, w) in sorted.into_iter().take(top.limit) {
+        // Stable: rows with equal keys keep their reading order.
+        sorted.sort_by(|a, b| compare_rows(&top.order, a, b));
+        for w in sorted.into_iter().take(top.limit) {
             out.write_row(&w)?;
             written += 1;
         }

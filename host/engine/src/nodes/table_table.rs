@@ -7,14 +7,17 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let reader = table_reader(ctx.node)?;
     let mut sink = TableSink::new(ctx)?;
     let mut pages = ctx.pages(reader)?;
-    while let Some(rows) = pages.next(ctx).await? {
-        for i in 0..rows.len() {
-            let r = rows.row(i);
-            let w = sink.eval_fields(&r, &[], &[])?;
-            sink.push(w).await?;
+    let filled = async {
+        while let Some(rows) = pages.next(ctx).await? {
+            for i in 0..rows.len() {
+                let r = rows.row(i);
+                let w = sink.eval_fields(&r, &[], &[])?;
+                sink.push(w).await?;
+            }
         }
+        Ok(pages.rows)
     }
-    let rows_in = pages.rows;
-    let rows_out = sink.finish().await?;
+    .await;
+    let (rows_in, rows_out) = sink.close(filled).await?;
     Ok(BatchStats { rows_in, rows_out })
 }
