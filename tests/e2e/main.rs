@@ -3,4 +3,6 @@
 mod bad_input;
 mod crash;
 mod lookup;
+mod plugins;
 mod support;
+mod tag_and_denormalize;

@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod history;
+mod plugin;
 mod progress;
 mod run;
 mod stop_run;
@@ -46,6 +47,8 @@ enum Command {
     /// Stop a run (its remaining batches are drained), or invalidate a finished one so that
     /// later runs do not consume its tables.
     StopRun(stop_run::StopRunArgs),
+    /// Create, build and try Wasm plugins.
+    Plugin(plugin::PluginArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => validate::main(a),
         Command::History(a) => history::main(a),
         Command::StopRun(a) => stop_run::main(a),
+        Command::Plugin(a) => plugin::main(a),
     };
     match result {
         Ok(code) => code,
@@ -69,6 +73,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Plugin settings of a command working on `data_dir`: compiled components are cached in
+/// `<data dir>/components` (or `VESSEL_CACHE_DIR`), user plugins come from `VESSEL_PLUGIN_DIR`
+/// (default: `plugins/` beside the script).
+pub(crate) fn plugin_settings(data_dir: &Path) -> vessel_engine::plugins::PluginSettings {
+    let cache_dir = std::env::var_os("VESSEL_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir.join("components"));
+    vessel_engine::plugins::PluginSettings {
+        cache_dir: Some(cache_dir),
+        plugin_dir: std::env::var_os("VESSEL_PLUGIN_DIR").map(PathBuf::from),
+        ..Default::default()
     }
 }
 

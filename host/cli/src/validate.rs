@@ -28,7 +28,18 @@ pub struct ValidateArgs {
 }
 
 pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let script = match vessel_script::load_script(&args.script, args.params.as_deref()) {
+    // Opening every plugin of the script reports its parameter and schema errors here.
+    let plugins = std::sync::Arc::new(vessel_engine::plugins::LazyPlugins::new(
+        crate::plugin_settings(&crate::default_data_dir(Some(&args.script))),
+    ));
+    let opts = vessel_script::LoadOptions {
+        catalog: Some(std::sync::Arc::new(vessel_engine::plugins::PluginCatalog(
+            plugins,
+        ))),
+        ..Default::default()
+    };
+    let script = match vessel_script::load_script_with(&args.script, args.params.as_deref(), &opts)
+    {
         Ok(s) => s,
         Err(errors) => {
             eprintln!("{errors}");

@@ -1,6 +1,7 @@
 //! The engine context and the run lifecycle: start, publish, refresh statuses, stop, resume.
 
 use crate::lookup_cache::LookupCache;
+use crate::plugins::{LazyPlugins, PluginCatalog, PluginSettings, Plugins};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::{EngineError, Result, ScriptCache, status};
 use std::collections::{BTreeMap, HashSet};
@@ -92,6 +93,16 @@ pub struct Settings {
     /// Memory for in-memory copies of lookup tables, shared by all workers of the process
     /// (estimated bytes; 0 turns the copies off and every lookup reads the store).
     pub lookup_cache_bytes: usize,
+    /// Where processor plugins come from, their compile cache and their sandbox limits.
+    pub plugins: PluginSettings,
+}
+
+/// A script cache whose loads open plugins through `plugins`.
+fn scripts_with(plugins: &Arc<LazyPlugins>) -> ScriptCache {
+    ScriptCache::with_options(vessel_script::LoadOptions {
+        catalog: Some(Arc::new(PluginCatalog(plugins.clone()))),
+        ..Default::default()
+    })
 }
 
 /// Default of [`Settings::lookup_cache_bytes`]: 1 GiB.
@@ -102,6 +113,7 @@ impl Default for Settings {
         Settings {
             retry_delay: Duration::from_millis(500),
             lookup_cache_bytes: DEFAULT_LOOKUP_CACHE_BYTES,
+            plugins: PluginSettings::default(),
         }
     }
 }
@@ -119,20 +131,24 @@ pub struct Engine {
     pub(crate) in_flight: Mutex<HashSet<String>>,
     /// Lookup tables held in memory.
     pub(crate) lookup_cache: LookupCache,
+    /// Processor plugins, started on first use.
+    pub(crate) plugins: Arc<LazyPlugins>,
 }
 
 impl Engine {
     /// An engine over a storage and a queue.
     pub fn new(storage: Arc<dyn Storage>, queue: Arc<dyn Queue>) -> Engine {
+        let plugins = Arc::new(LazyPlugins::new(PluginSettings::default()));
         Engine {
             storage,
             queue,
-            scripts: ScriptCache::default(),
+            scripts: scripts_with(&plugins),
             instance: instance_id(),
             settings: Settings::default(),
             progress: None,
             in_flight: Mutex::new(HashSet::new()),
             lookup_cache: LookupCache::new(DEFAULT_LOOKUP_CACHE_BYTES),
+            plugins,
         }
     }
 
@@ -145,8 +161,18 @@ impl Engine {
     /// Sets the tunables.
     pub fn with_settings(mut self, settings: Settings) -> Engine {
         self.lookup_cache = LookupCache::new(settings.lookup_cache_bytes);
+        self.plugins = Arc::new(LazyPlugins::new(settings.plugins.clone()));
+        self.scripts = scripts_with(&self.plugins);
         self.settings = settings;
         self
+    }
+
+    /// The processor plugins, started now if this is the first use.
+    ///
+    /// # Errors
+    /// When the Wasm engine cannot be set up.
+    pub fn plugins(&self) -> std::result::Result<Arc<Plugins>, String> {
+        self.plugins.get()
     }
 
     /// The storage.

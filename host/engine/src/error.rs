@@ -28,6 +28,9 @@ pub enum EngineError {
         /// The error.
         message: String,
     },
+    /// A processor plugin failed (its message names the plugin, node and batch).
+    #[error("{0}")]
+    Plugin(String),
     /// A request that cannot be honoured (unknown node, run, ...).
     #[error("{0}")]
     Invalid(String),

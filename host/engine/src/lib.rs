@@ -26,6 +26,7 @@ mod error;
 pub mod files;
 mod lookup_cache;
 mod nodes;
+pub mod plugins;
 pub mod progress;
 mod scripts;
 pub mod status;

@@ -4,15 +4,24 @@ use crate::{EngineError, Result};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use vessel_script::Script;
+use vessel_script::{LoadOptions, Script};
 
 /// Cache of validated scripts keyed by `script_url` and `script_params_url`.
 #[derive(Default)]
 pub struct ScriptCache {
     scripts: Mutex<HashMap<(String, String), Arc<Script>>>,
+    options: LoadOptions,
 }
 
 impl ScriptCache {
+    /// A cache whose scripts are loaded with `options` (the plugin catalog, mostly).
+    pub fn with_options(options: LoadOptions) -> ScriptCache {
+        ScriptCache {
+            scripts: Mutex::default(),
+            options,
+        }
+    }
+
     /// Returns the script, loading and validating it on first use.
     ///
     /// # Errors
@@ -23,7 +32,7 @@ impl ScriptCache {
             return Ok(s.clone());
         }
         let params = (!params_url.is_empty()).then(|| Path::new(params_url));
-        let script = vessel_script::load_script(Path::new(script_url), params)
+        let script = vessel_script::load_script_with(Path::new(script_url), params, &self.options)
             .map_err(|e| EngineError::Script(e.to_string()))?;
         let script = Arc::new(script);
         self.lock().insert(key, script.clone());

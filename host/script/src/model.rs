@@ -262,6 +262,10 @@ pub struct CustomProcessor {
     pub params: serde_json::Value,
     /// `p.*` fields the processor produces; `p.*` slots index here.
     pub fields: Arc<Schema>,
+    /// Deadline of one batch (`limits.timeout_ms`); `None`: the engine's default.
+    pub timeout: Option<Duration>,
+    /// Memory cap of one instance (`limits.memory_mb`); `None`: the engine's default.
+    pub memory_bytes: Option<usize>,
 }
 
 /// `w`.

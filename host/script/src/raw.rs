@@ -72,6 +72,23 @@ pub struct RawNode {
     /// `w`: [`RawTableCreator`] or [`RawFileCreator`].
     #[serde(default)]
     pub w: Option<Value>,
+    /// `limits` (Vessel): sandbox limits of the node's plugin.
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+    /// Unknown keys.
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// `limits` of a `table_custom_tfm_table` node: what its plugin may use per batch.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RawLimits {
+    /// Deadline of one batch, in ms.
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
+    /// Memory of one plugin instance, in MiB.
+    #[serde(default)]
+    pub memory_mb: Option<i64>,
     /// Unknown keys.
     #[serde(flatten)]
     pub unknown: Unknown,

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use vessel_core::{FieldType, Value};
 use vessel_script::{
-    JoinType, LoadOptions, NodeType, ParamValue, Params, ProcessorCatalog, Reader, ScriptFormat,
-    StartPolicy, Writer, dag, load_script, load_script_str, load_script_str_with,
+    JoinType, LoadOptions, NodeType, ParamValue, Params, ProcessorCatalog, ProcessorRequest,
+    Reader, ScriptFormat, StartPolicy, Writer, dag, load_script, load_script_str,
+    load_script_str_with,
 };
 
 fn lookup_dir() -> PathBuf {
@@ -342,14 +343,11 @@ fn params_problems_are_reported_before_parsing() {
 struct Catalog;
 
 impl ProcessorCatalog for Catalog {
-    fn fields(
-        &self,
-        proc_type: &str,
-        params: &serde_json::Value,
-    ) -> Result<Vec<(String, FieldType)>, String> {
-        match proc_type {
+    fn fields(&self, req: &ProcessorRequest<'_>) -> Result<Vec<(String, FieldType)>, String> {
+        assert!(req.input.is_some(), "the catalog gets the input schema");
+        match req.proc_type {
             "tag_and_denormalize" => {
-                let name = params["tag_field_name"]
+                let name = req.params["tag_field_name"]
                     .as_str()
                     .ok_or("p.tag_field_name is missing")?;
                 Ok(vec![(name.to_string(), FieldType::String)])
@@ -385,7 +383,7 @@ fn custom_processors_need_a_catalog() {
     );
     let opts = LoadOptions {
         catalog: Some(std::sync::Arc::new(Catalog)),
-        strict_keys: false,
+        ..LoadOptions::default()
     };
     let s = load_script_str_with(
         CUSTOM,
@@ -410,7 +408,7 @@ fn unknown_keys_warn_or_fail() {
     );
     let opts = LoadOptions {
         catalog: Some(std::sync::Arc::new(Catalog)),
-        strict_keys: false,
+        ..LoadOptions::default()
     };
     let s = load_script_str_with(
         &text,
@@ -471,4 +469,44 @@ fn file_extensions_are_checked() {
         "{e}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plugin_limits_are_checked() {
+    let opts = LoadOptions {
+        catalog: Some(std::sync::Arc::new(Catalog)),
+        ..LoadOptions::default()
+    };
+    let load = |limits: &str| {
+        let text = CUSTOM.replace(
+            "\"custom_proc_type\": \"tag_and_denormalize\",",
+            &format!("\"custom_proc_type\": \"tag_and_denormalize\", \"limits\": {limits},"),
+        );
+        load_script_str_with(
+            &text,
+            ScriptFormat::Json,
+            &Params::default(),
+            "c.json",
+            &opts,
+        )
+    };
+    let s = load(r#"{"timeout_ms": 250, "memory_mb": 64}"#).unwrap_or_else(|e| panic!("{e}"));
+    let p = s.nodes["tag"].processor.as_ref().unwrap();
+    assert_eq!(p.timeout, Some(std::time::Duration::from_millis(250)));
+    assert_eq!(p.memory_bytes, Some(64 << 20));
+    let errs = load(r#"{"timeout_ms": 0, "memory_mb": -1}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errs.contains("limits.timeout_ms") && errs.contains("limits.memory_mb"),
+        "{errs}"
+    );
+    let s = load(r#"{"timeout_msec": 5}"#).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.to_string().contains("timeout_msec")),
+        "{:?}",
+        s.warnings
+    );
 }

@@ -78,18 +78,5 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
 
 /// Resolves a reader URL to a local file; relative paths are relative to the script's folder.
 pub(crate) fn local_path(script_url: &str, url: &str) -> Result<PathBuf> {
-    if let Some(rest) = url.strip_prefix("file://") {
-        return Ok(PathBuf::from(rest));
-    }
-    if url.contains("://") {
-        return Err(EngineError::Invalid(format!(
-            "{url}: only local files are supported on this deployment (no http, s3 or sftp yet)"
-        )));
-    }
-    let p = PathBuf::from(url);
-    Ok(if p.is_absolute() {
-        p
-    } else {
-        script_dir(script_url).join(p)
-    })
+    super::local_path_in(script_dir(script_url), url)
 }

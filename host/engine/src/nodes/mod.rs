@@ -1,5 +1,6 @@
 //! Node processors: one batch of each node type, from reading to writing.
 
+mod custom;
 mod file_table;
 mod lookup;
 mod table_file;
@@ -134,14 +135,7 @@ pub(crate) async fn process_batch(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
         NodeType::TableTable | NodeType::DistinctTable => table_table::run(ctx).await,
         NodeType::TableLookupTable => lookup::run(ctx).await,
         NodeType::TableFile => table_file::run(ctx).await,
-        NodeType::TableCustomTfmTable => Err(EngineError::Invalid(format!(
-            "node '{}': custom processor '{}' is not available in this build",
-            ctx.node.name,
-            ctx.node
-                .processor
-                .as_ref()
-                .map_or("", |p| p.proc_type.as_str())
-        ))),
+        NodeType::TableCustomTfmTable => custom::run(ctx).await,
     }
 }
 
@@ -368,6 +362,23 @@ impl<'a> TableSink<'a> {
         }
         Ok((value, self.written))
     }
+}
+
+/// Resolves a URL of a script to a local file; relative paths are relative to `base`.
+///
+/// # Errors
+/// For URLs of other schemes (http, s3, sftp), which this deployment does not read.
+pub(crate) fn local_path_in(base: &std::path::Path, url: &str) -> Result<std::path::PathBuf> {
+    if let Some(rest) = url.strip_prefix("file://") {
+        return Ok(std::path::PathBuf::from(rest));
+    }
+    if url.contains("://") {
+        return Err(EngineError::Invalid(format!(
+            "{url}: only local files are supported on this deployment (no http, s3 or sftp yet)"
+        )));
+    }
+    let p = std::path::PathBuf::from(url);
+    Ok(if p.is_absolute() { p } else { base.join(p) })
 }
 
 /// Shared row of zero values for a schema (left joins without a match).

@@ -13,7 +13,7 @@ use crate::raw::*;
 use crate::scope::{Binding, FieldScope};
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use vessel_core::{FieldType, Schema, Value, decimal, gotime};
@@ -52,18 +52,31 @@ static FIELD_NAME: LazyLock<Regex> =
 
 /// Source of the `p.*` fields of custom processors (`table_custom_tfm_table`).
 ///
-/// The engine plugs in the schemas of its processor plugins through [`LoadOptions::catalog`].
+/// The engine plugs in its processor plugins through [`LoadOptions::catalog`]: loading a script
+/// then opens each node's plugin with the node's parameters and input schema, so that parameter
+/// and schema errors are reported with the script's other errors.
 pub trait ProcessorCatalog: Send + Sync {
-    /// The fields processor `proc_type` produces for the node's raw `p` section, in order.
+    /// The fields the node's processor produces, in order.
     ///
     /// # Errors
-    /// A message saying why (unknown processor, invalid `p` section); it is reported at the
-    /// node's `p` field.
-    fn fields(
-        &self,
-        proc_type: &str,
-        params: &serde_json::Value,
-    ) -> Result<Vec<(String, FieldType)>, String>;
+    /// A message saying why (unknown processor, invalid `p` section, schema mismatch); it is
+    /// reported at the node's `p` field.
+    fn fields(&self, req: &ProcessorRequest<'_>) -> Result<Vec<(String, FieldType)>, String>;
+}
+
+/// What a [`ProcessorCatalog`] is asked about one node.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessorRequest<'a> {
+    /// Node name.
+    pub node: &'a str,
+    /// `custom_proc_type`.
+    pub proc_type: &'a str,
+    /// The node's `p` section (parameters substituted); `Null` when absent.
+    pub params: &'a serde_json::Value,
+    /// Fields of the table the node reads (`r.*`); `None` when the reader has errors of its own.
+    pub input: Option<&'a Schema>,
+    /// Folder that relative paths in the script are resolved against (the script's folder).
+    pub base_dir: Option<&'a Path>,
 }
 
 /// Options of [`load_script_with`] / [`load_script_str_with`].
@@ -74,6 +87,9 @@ pub struct LoadOptions {
     pub catalog: Option<Arc<dyn ProcessorCatalog>>,
     /// Report unknown keys as errors instead of warnings.
     pub strict_keys: bool,
+    /// Folder for relative paths (plugin components, `*_url` parameters); `load_script_with`
+    /// uses the script's folder when this is `None`.
+    pub base_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -84,6 +100,7 @@ impl std::fmt::Debug for LoadOptions {
                 &self.catalog.as_ref().map(|_| "dyn ProcessorCatalog"),
             )
             .field("strict_keys", &self.strict_keys)
+            .field("base_dir", &self.base_dir)
             .finish()
     }
 }
@@ -114,6 +131,17 @@ pub fn load_script_with(
         Some(p) => Params::load(p)?,
         None => Params::default(),
     };
+    if opts.base_dir.is_none() {
+        let dir = script_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let opts = LoadOptions {
+            base_dir: Some(dir.to_path_buf()),
+            ..opts.clone()
+        };
+        return load_script_str_with(&text, format, &params, &name, &opts);
+    }
     load_script_str_with(&text, format, &params, &name, opts)
 }
 
@@ -729,8 +757,16 @@ impl<'a> Loader<'a> {
             None => None,
         };
         let processor = if pre.node_type == NodeType::TableCustomTfmTable {
-            self.processor(name, raw)
+            self.processor(name, raw, r_schema.as_deref())
         } else {
+            if raw.limits.is_some() {
+                self.warnings.push(ScriptError::node(
+                    self.file,
+                    name,
+                    Some("limits"),
+                    "limits only apply to table_custom_tfm_table nodes (ignored)",
+                ));
+            }
             None
         };
         let ctx = ExprCtx {

@@ -494,7 +494,12 @@ impl Loader<'_> {
         })
     }
 
-    pub(super) fn processor(&mut self, name: &str, raw: &RawNode) -> Option<CustomProcessor> {
+    pub(super) fn processor(
+        &mut self,
+        name: &str,
+        raw: &RawNode,
+        input: Option<&Schema>,
+    ) -> Option<CustomProcessor> {
         let Some(proc_type) = raw.custom_proc_type.as_deref().filter(|t| !t.is_empty()) else {
             self.err(
                 name,
@@ -506,7 +511,13 @@ impl Loader<'_> {
         };
         let params = raw.p.clone().unwrap_or(serde_json::Value::Null);
         let fields = match &self.opts.catalog {
-            Some(cat) => cat.fields(proc_type, &params),
+            Some(cat) => cat.fields(&super::ProcessorRequest {
+                node: name,
+                proc_type,
+                params: &params,
+                input,
+                base_dir: self.opts.base_dir.as_deref(),
+            }),
             None => match params.get("fields") {
                 Some(serde_json::Value::Object(m)) => m
                     .iter()
@@ -522,11 +533,44 @@ impl Loader<'_> {
                 )),
             },
         };
+        let limits = raw.limits.clone().unwrap_or_default();
+        self.unknown_keys(
+            Some(name),
+            crate::raw::unknown_paths("limits", &limits.unknown),
+        );
+        let timeout = match limits.timeout_ms {
+            None => Some(None),
+            Some(ms) if (1..=3_600_000).contains(&ms) => {
+                Some(Some(std::time::Duration::from_millis(ms as u64)))
+            }
+            Some(ms) => {
+                self.err(
+                    name,
+                    Some("limits.timeout_ms"),
+                    format!("{ms} is not a valid deadline; give 1 to 3600000 milliseconds"),
+                );
+                None
+            }
+        };
+        let memory = match limits.memory_mb {
+            None => Some(None),
+            Some(mb) if (1..=65_536).contains(&mb) => Some(Some((mb as usize) << 20)),
+            Some(mb) => {
+                self.err(
+                    name,
+                    Some("limits.memory_mb"),
+                    format!("{mb} is not a valid memory cap; give 1 to 65536 MiB"),
+                );
+                None
+            }
+        };
         match fields {
             Ok(f) => Some(CustomProcessor {
                 proc_type: proc_type.to_string(),
                 params,
                 fields: Arc::new(Schema::new(f)),
+                timeout: timeout?,
+                memory_bytes: memory?,
             }),
             Err(m) => {
                 self.err(name, Some("p"), m);
