@@ -113,6 +113,9 @@ struct TestArgs {
     /// Batch deadline in milliseconds.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
+    /// Keep the compiled component in this folder (a second run then loads it from there).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 pub fn main(args: PluginArgs) -> anyhow::Result<ExitCode> {
@@ -329,7 +332,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         ..Limits::default()
     };
     let host = WasmHost::new(WasmConfig {
-        cache_dir: None,
+        cache_dir: a.cache_dir.clone(),
         limits,
     })?;
     let started = Instant::now();
