@@ -239,6 +239,20 @@ fn project_name(dir: &Path) -> anyhow::Result<String> {
         .unwrap_or_else(|| "plugin".to_string()))
 }
 
+/// Where language tools (componentize-js, componentize-py) are installed once and reused:
+/// `VESSEL_CACHE_DIR`, else `$XDG_CACHE_HOME/vessel`, else `~/.cache/vessel`.
+fn tools_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("VESSEL_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("vessel");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/vessel"))
+        .unwrap_or_else(|| std::env::temp_dir().join("vessel-cache"))
+}
+
 /// Builds the project in `dir`; returns the component's path.
 fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     let lang = detect(dir)?;
@@ -248,10 +262,19 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
     eprintln!("building {} ({}) ...", dir.display(), lang.dir());
     match lang {
         Lang::Rust => build_rust(dir, &out)?,
-        Lang::Python | Lang::Js => bail!(
-            "building {} plugins is not available in this build of vessel",
-            lang.dir()
-        ),
+        Lang::Js => {
+            let built = vessel_engine::jsbuild::build_js_component(
+                dir,
+                None,
+                &tools_dir().join("js-tools"),
+                &out,
+            )
+            .map_err(anyhow::Error::msg)?;
+            eprintln!("{} component", built.world);
+        }
+        Lang::Python => {
+            bail!("building python plugins is not available in this build of vessel yet")
+        }
     }
     eprintln!(
         "built {} in {:.1} s ({} KiB)",

@@ -24,6 +24,7 @@ mod deps;
 mod engine;
 mod error;
 pub mod files;
+pub mod jsbuild;
 mod lookup_cache;
 mod nodes;
 pub mod plugins;

@@ -1,0 +1,18 @@
+// A function plugin: scalar functions that script expressions call as `<namespace>.<name>(...)`,
+// the namespace being chosen where the component is registered.
+import { functions } from './vessel-plugin.js';
+
+export default functions({
+  upper: {
+    params: ['string'],
+    returns: 'string',
+    description: 'The text in upper case.',
+    fn: (s) => s.toUpperCase(),
+  },
+  add_one: {
+    params: ['int'],
+    returns: 'int',
+    description: 'The integer plus one.',
+    fn: (n) => n + 1,
+  },
+});
