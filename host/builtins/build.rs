@@ -36,6 +36,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=VESSEL_SKIP_BUILTINS");
 
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -75,5 +76,28 @@ fn main() {
         std::fs::copy(&built, &dest).unwrap_or_else(|e| {
             panic!("cannot copy {} to {}: {e}", built.display(), dest.display())
         });
+    }
+}
+
+/// Installs the `wasm32-wasip2` target with rustup when it is missing, so that a plain
+/// `cargo build` works on a fresh machine. Without rustup, the guest build below reports it.
+fn ensure_wasm_target() {
+    let Ok(out) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
+        return;
+    };
+    let installed = String::from_utf8_lossy(&out.stdout);
+    if installed.lines().any(|l| l.trim() == "wasm32-wasip2") {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target (rustup target add wasm32-wasip2)");
+    let ok = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        panic!("cannot install the wasm32-wasip2 target; run: rustup target add wasm32-wasip2");
     }
 }
