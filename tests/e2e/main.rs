@@ -4,5 +4,6 @@ mod bad_input;
 mod crash;
 mod lookup;
 mod plugins;
+mod py_calc;
 mod support;
 mod tag_and_denormalize;

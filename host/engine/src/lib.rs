@@ -29,6 +29,7 @@ mod lookup_cache;
 mod nodes;
 pub mod plugins;
 pub mod progress;
+pub mod pybuild;
 mod scripts;
 pub mod status;
 pub mod worker;
