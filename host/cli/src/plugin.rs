@@ -425,7 +425,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                 e.message
             );
         }
-        let has_fields = out.output.schema().len() > 0;
+        let has_fields = !out.output.schema().is_empty();
         for j in 0..out.len() {
             if shown < a.show {
                 let p = if has_fields {

@@ -119,13 +119,7 @@ impl LookupCache {
 
     /// Bytes held by tables other than `key`.
     fn used_except(&self, key: &CacheKey) -> usize {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
-            .iter()
-            .filter(|(k, _)| *k != key)
-            .filter_map(|(_, s)| s.cell.get().cloned().flatten())
-            .map(|t| t.bytes)
-            .sum()
+        used_by_others(&self.slots.lock().unwrap_or_else(|e| e.into_inner()), key)
     }
 
     /// Forgets least recently used tables until `bytes` more fit in the budget. A batch that
@@ -133,13 +127,7 @@ impl LookupCache {
     fn evict_for(&self, key: &CacheKey, bytes: usize) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let used: usize = slots
-                .iter()
-                .filter(|(k, _)| *k != key)
-                .filter_map(|(_, s)| s.cell.get().cloned().flatten())
-                .map(|t| t.bytes)
-                .sum();
-            if used + bytes <= self.budget {
+            if used_by_others(&slots, key) + bytes <= self.budget {
                 return;
             }
             let oldest = slots
@@ -155,6 +143,16 @@ impl LookupCache {
             }
         }
     }
+}
+
+/// Bytes of the built tables in `slots` other than `key`.
+fn used_by_others(slots: &HashMap<CacheKey, Slot>, key: &CacheKey) -> usize {
+    slots
+        .iter()
+        .filter(|(k, _)| *k != key)
+        .filter_map(|(_, s)| s.cell.get().cloned().flatten())
+        .map(|t| t.bytes)
+        .sum()
 }
 
 /// Reads the whole table and keys its rows; `None` as soon as it outgrows `room` bytes.

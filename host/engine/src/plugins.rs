@@ -96,36 +96,26 @@ impl Plugins {
             return self.load_file(&path);
         }
         if proc_type == PY_CALC {
-            let key = format!("builtin:{proc_type}");
-            if let Some(p) = self.lock_loaded().get(&key) {
-                return Ok(p.clone());
-            }
             // Built the first time it is needed (componentize-py), then cached on disk.
-            let cache = self
-                .host
-                .config()
-                .cache_dir
-                .clone()
-                .unwrap_or_else(|| std::env::temp_dir().join("vessel-cache"));
-            let bytes = crate::pybuild::py_calc_component(&cache)?;
-            let p = self
-                .host
-                .load_processor(proc_type, &bytes)
-                .map_err(|e| e.to_string())?;
-            self.lock_loaded().insert(key, p.clone());
-            return Ok(p);
+            return self.cached(format!("builtin:{proc_type}"), || {
+                let cache = self
+                    .host
+                    .config()
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| std::env::temp_dir().join("vessel-cache"));
+                let bytes = crate::pybuild::py_calc_component(&cache)?;
+                self.host
+                    .load_processor(proc_type, &bytes)
+                    .map_err(|e| e.to_string())
+            });
         }
         if let Some(bytes) = vessel_builtins::get(proc_type) {
-            let key = format!("builtin:{proc_type}");
-            if let Some(p) = self.lock_loaded().get(&key) {
-                return Ok(p.clone());
-            }
-            let p = self
-                .host
-                .load_processor(proc_type, bytes)
-                .map_err(|e| e.to_string())?;
-            self.lock_loaded().insert(key, p.clone());
-            return Ok(p);
+            return self.cached(format!("builtin:{proc_type}"), || {
+                self.host
+                    .load_processor(proc_type, bytes)
+                    .map_err(|e| e.to_string())
+            });
         }
         let dir = self
             .plugin_dir
@@ -155,14 +145,23 @@ impl Plugins {
     }
 
     fn load_file(&self, path: &Path) -> Result<Arc<ProcessorPlugin>, String> {
-        let key = format!("file:{}", path.display());
+        self.cached(format!("file:{}", path.display()), || {
+            self.host
+                .load_processor_file(path)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The component loaded under `key`, loading it with `load` the first time.
+    fn cached(
+        &self,
+        key: String,
+        load: impl FnOnce() -> Result<Arc<ProcessorPlugin>, String>,
+    ) -> Result<Arc<ProcessorPlugin>, String> {
         if let Some(p) = self.lock_loaded().get(&key) {
             return Ok(p.clone());
         }
-        let p = self
-            .host
-            .load_processor_file(path)
-            .map_err(|e| e.to_string())?;
+        let p = load()?;
         self.lock_loaded().insert(key, p.clone());
         Ok(p)
     }

@@ -73,7 +73,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
                 report_row_errors(ctx, &proc.proc_type, &out)?;
             }
             // `out.len()`, not `out.output.len()`: a filter's output has no columns.
-            let has_fields = out.output.schema().len() > 0;
+            let has_fields = !out.output.schema().is_empty();
             for j in 0..out.len() {
                 let r = rows.row(out.input_row(j));
                 let p = if has_fields {
