@@ -78,15 +78,41 @@ fn main() -> ExitCode {
 
 /// Plugin settings of a command working on `data_dir`: compiled components are cached in
 /// `<data dir>/components` (or `VESSEL_CACHE_DIR`), user plugins come from `VESSEL_PLUGIN_DIR`
-/// (default: `plugins/` beside the script).
-pub(crate) fn plugin_settings(data_dir: &Path) -> vessel_engine::plugins::PluginSettings {
+/// (default: `plugins/` beside the script), and `VESSEL_PLUGIN_TIMEOUT_MS` /
+/// `VESSEL_PLUGIN_MEMORY_MB` replace the default sandbox limits of every plugin (a node's or
+/// namespace's own `limits` still win).
+pub(crate) fn plugin_settings(
+    data_dir: &Path,
+) -> anyhow::Result<vessel_engine::plugins::PluginSettings> {
     let cache_dir = std::env::var_os("VESSEL_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| data_dir.join("components"));
-    vessel_engine::plugins::PluginSettings {
+    let mut limits = vessel_wasm::Limits::default();
+    if let Some(ms) = env_number("VESSEL_PLUGIN_TIMEOUT_MS", 1..=3_600_000)? {
+        limits.timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(mb) = env_number("VESSEL_PLUGIN_MEMORY_MB", 1..=65_536)? {
+        limits.memory_bytes = usize::try_from(mb << 20).unwrap_or(usize::MAX);
+    }
+    Ok(vessel_engine::plugins::PluginSettings {
         cache_dir: Some(cache_dir),
         plugin_dir: std::env::var_os("VESSEL_PLUGIN_DIR").map(PathBuf::from),
-        ..Default::default()
+        limits,
+    })
+}
+
+/// A whole number from the environment, within `range`.
+fn env_number(name: &str, range: std::ops::RangeInclusive<u64>) -> anyhow::Result<Option<u64>> {
+    let Ok(text) = std::env::var(name) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => anyhow::bail!(
+            "{name}={text:?} is not valid; give a whole number from {} to {}",
+            range.start(),
+            range.end()
+        ),
     }
 }
 

@@ -94,7 +94,7 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
             .with_settings(Settings {
                 lookup_cache_bytes: usize::try_from(args.lookup_cache_mb.saturating_mul(1 << 20))
                     .unwrap_or(usize::MAX),
-                plugins: crate::plugin_settings(&data_dir),
+                plugins: crate::plugin_settings(&data_dir)?,
                 ..Settings::default()
             }),
     );

@@ -30,7 +30,7 @@ pub struct ValidateArgs {
 pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     // Opening every plugin of the script reports its parameter and schema errors here.
     let plugins = std::sync::Arc::new(vessel_engine::plugins::LazyPlugins::new(
-        crate::plugin_settings(&crate::default_data_dir(Some(&args.script))),
+        crate::plugin_settings(&crate::default_data_dir(Some(&args.script)))?,
     ));
     let opts = vessel_script::LoadOptions {
         catalog: Some(std::sync::Arc::new(vessel_engine::plugins::PluginCatalog(

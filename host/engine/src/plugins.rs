@@ -1,5 +1,10 @@
-//! Processor plugins of `table_custom_tfm_table` nodes: finding a node's component, checking it
-//! when the script is loaded, and keeping opened instances for the next batch.
+//! Plugins of a script: processors of `table_custom_tfm_table` nodes and function plugins of
+//! the `functions` section; finding their components, checking them when the script is loaded,
+//! and keeping opened instances for the next batch.
+//!
+//! A `functions` namespace names its component as a `.wasm` path (relative to the script's
+//! folder) or as a plugin name, looked up as `<plugin dir>/<name>.wasm` or
+//! `<plugin dir>/<name>/component.wasm`.
 //!
 //! A node names its processor in `custom_proc_type`. The component is, in this order:
 //! 1. the file named by `p.component` (relative to the script's folder);
@@ -16,8 +21,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use vessel_core::{FieldType, Schema};
-use vessel_script::{ProcessorCatalog, ProcessorRequest};
-use vessel_wasm::{Limits, OpenArgs, ProcessorInstance, ProcessorPlugin, WasmConfig, WasmHost};
+use vessel_script::{FunctionRequest, FunctionSig, ProcessorCatalog, ProcessorRequest};
+use vessel_wasm::{
+    FunctionInstance, FunctionPlugin, Limits, OpenArgs, ProcessorInstance, ProcessorPlugin,
+    WasmConfig, WasmHost,
+};
 
 /// The built-in Python processor: a componentize-py component built on first use.
 pub const PY_CALC: &str = "py_calc";
@@ -25,18 +33,71 @@ pub const PY_CALC: &str = "py_calc";
 /// Key of the `p` section naming a component file.
 pub const COMPONENT_KEY: &str = "component";
 
-/// Opened instances waiting for the next batch of their node run.
+/// Opened instances waiting for the next batch of their node run: (keyspace, run, user),
+/// the user being the node, or `node/namespace` for a node's function plugin.
 type InstanceKey = (String, i32, String);
+
+/// Idle instances per (keyspace, run, user): at most one per worker that ran the user.
+struct Pool<T>(Mutex<HashMap<InstanceKey, Vec<T>>>);
+
+impl<T> Pool<T> {
+    fn new() -> Self {
+        Pool(Mutex::new(HashMap::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceKey, Vec<T>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self, keyspace: &str, run_id: i32, user: &str) -> Option<T> {
+        let key = (keyspace.to_string(), run_id, user.to_string());
+        self.lock().get_mut(&key).and_then(Vec::pop)
+    }
+
+    /// Instances of older runs of the same user are dropped: a node run never goes back to an
+    /// earlier run.
+    fn put(&self, keyspace: &str, run_id: i32, user: &str, inst: T) {
+        let mut idle = self.lock();
+        idle.retain(|(ks, run, n), _| !(ks == keyspace && n == user && *run < run_id));
+        idle.entry((keyspace.to_string(), run_id, user.to_string()))
+            .or_default()
+            .push(inst);
+    }
+}
+
+/// Loaded components by where they came from.
+struct Loaded<T>(Mutex<HashMap<String, Arc<T>>>);
+
+impl<T> Loaded<T> {
+    fn new() -> Self {
+        Loaded(Mutex::new(HashMap::new()))
+    }
+
+    /// The component loaded under `key`, loading it with `load` the first time.
+    fn get_or_load(
+        &self,
+        key: String,
+        load: impl FnOnce() -> Result<Arc<T>, String>,
+    ) -> Result<Arc<T>, String> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = lock().get(&key) {
+            return Ok(p.clone());
+        }
+        let p = load()?;
+        lock().insert(key, p.clone());
+        Ok(p)
+    }
+}
 
 /// The plugin side of an engine: a Wasm host, where components are found, and open instances.
 pub struct Plugins {
     host: WasmHost,
     plugin_dir: Option<PathBuf>,
     limits: Limits,
-    /// Components already loaded, by where they came from.
-    loaded: Mutex<HashMap<String, Arc<ProcessorPlugin>>>,
-    /// Idle instances per (keyspace, run, node): at most one per worker that ran the node.
-    idle: Mutex<HashMap<InstanceKey, Vec<ProcessorInstance>>>,
+    loaded: Loaded<ProcessorPlugin>,
+    loaded_functions: Loaded<FunctionPlugin>,
+    idle: Pool<ProcessorInstance>,
+    idle_functions: Pool<FunctionInstance>,
 }
 
 impl Plugins {
@@ -54,8 +115,10 @@ impl Plugins {
             host,
             plugin_dir,
             limits,
-            loaded: Mutex::new(HashMap::new()),
-            idle: Mutex::new(HashMap::new()),
+            loaded: Loaded::new(),
+            loaded_functions: Loaded::new(),
+            idle: Pool::new(),
+            idle_functions: Pool::new(),
         })
     }
 
@@ -66,14 +129,93 @@ impl Plugins {
 
     /// The limits of a node's instances: the engine's, with the node's `limits` applied.
     pub fn limits_for(&self, proc: &vessel_script::CustomProcessor) -> Limits {
+        self.limits_with(proc.timeout, proc.memory_bytes)
+    }
+
+    /// The limits of a function namespace's instances: the engine's, with the namespace's
+    /// `limits` applied.
+    pub fn limits_for_functions(&self, ns: &vessel_script::FunctionNamespace) -> Limits {
+        self.limits_with(ns.timeout, ns.memory_bytes)
+    }
+
+    fn limits_with(
+        &self,
+        timeout: Option<std::time::Duration>,
+        memory_bytes: Option<usize>,
+    ) -> Limits {
         let mut l = self.limits;
-        if let Some(t) = proc.timeout {
+        if let Some(t) = timeout {
             l.timeout = t;
         }
-        if let Some(m) = proc.memory_bytes {
+        if let Some(m) = memory_bytes {
             l.memory_bytes = m;
         }
         l
+    }
+
+    /// The component of a `functions` namespace: `component` is a `.wasm` path (relative to
+    /// the script's folder) or the name of a plugin in the plugin directory.
+    ///
+    /// # Errors
+    /// A message naming what was looked for and where.
+    pub fn resolve_functions(
+        &self,
+        component: &str,
+        base_dir: &Path,
+    ) -> Result<Arc<FunctionPlugin>, String> {
+        let candidates = if component.ends_with(".wasm") || component.contains('/') {
+            vec![base_dir.join(component)]
+        } else {
+            let dir = self.plugin_dir(base_dir);
+            vec![
+                dir.join(format!("{component}.wasm")),
+                dir.join(component).join("component.wasm"),
+            ]
+        };
+        let Some(path) = candidates.iter().find(|c| c.is_file()) else {
+            let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+            return Err(format!(
+                "no function plugin '{component}': {} not found",
+                tried.join(" or ")
+            ));
+        };
+        self.loaded_functions
+            .get_or_load(format!("file:{}", path.display()), || {
+                self.host
+                    .load_functions_file(path)
+                    .map_err(|e| e.to_string())
+            })
+    }
+
+    /// An idle instance of a node's function namespace, if a previous batch left one.
+    pub fn take_idle_functions(
+        &self,
+        keyspace: &str,
+        run_id: i32,
+        node: &str,
+        namespace: &str,
+    ) -> Option<FunctionInstance> {
+        self.idle_functions
+            .take(keyspace, run_id, &format!("{node}/{namespace}"))
+    }
+
+    /// Keeps a function instance for the next batch of its node run.
+    pub fn put_idle_functions(
+        &self,
+        keyspace: &str,
+        run_id: i32,
+        node: &str,
+        namespace: &str,
+        inst: FunctionInstance,
+    ) {
+        self.idle_functions
+            .put(keyspace, run_id, &format!("{node}/{namespace}"), inst);
+    }
+
+    fn plugin_dir(&self, base_dir: &Path) -> PathBuf {
+        self.plugin_dir
+            .clone()
+            .unwrap_or_else(|| base_dir.join("plugins"))
     }
 
     /// The component of a node's processor.
@@ -117,10 +259,7 @@ impl Plugins {
                     .map_err(|e| e.to_string())
             });
         }
-        let dir = self
-            .plugin_dir
-            .clone()
-            .unwrap_or_else(|| base_dir.join("plugins"));
+        let dir = self.plugin_dir(base_dir);
         let candidates = [
             dir.join(format!("{proc_type}.wasm")),
             dir.join(proc_type).join("component.wasm"),
@@ -152,18 +291,12 @@ impl Plugins {
         })
     }
 
-    /// The component loaded under `key`, loading it with `load` the first time.
     fn cached(
         &self,
         key: String,
         load: impl FnOnce() -> Result<Arc<ProcessorPlugin>, String>,
     ) -> Result<Arc<ProcessorPlugin>, String> {
-        if let Some(p) = self.lock_loaded().get(&key) {
-            return Ok(p.clone());
-        }
-        let p = load()?;
-        self.lock_loaded().insert(key, p.clone());
-        Ok(p)
+        self.loaded.get_or_load(key, load)
     }
 
     /// Opens an instance for a node run (blocking: compiles, instantiates and calls `open`).
@@ -188,26 +321,13 @@ impl Plugins {
 
     /// An idle instance of the node run, if a previous batch left one.
     pub fn take_idle(&self, keyspace: &str, run_id: i32, node: &str) -> Option<ProcessorInstance> {
-        let key = (keyspace.to_string(), run_id, node.to_string());
-        self.lock_idle().get_mut(&key).and_then(Vec::pop)
+        self.idle.take(keyspace, run_id, node)
     }
 
     /// Keeps an instance for the next batch of its node run. Instances of older runs of the
     /// same node are dropped: a node run never goes back to an earlier run.
     pub fn put_idle(&self, keyspace: &str, run_id: i32, node: &str, inst: ProcessorInstance) {
-        let mut idle = self.lock_idle();
-        idle.retain(|(ks, run, n), _| !(ks == keyspace && n == node && *run < run_id));
-        idle.entry((keyspace.to_string(), run_id, node.to_string()))
-            .or_default()
-            .push(inst);
-    }
-
-    fn lock_loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ProcessorPlugin>>> {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceKey, Vec<ProcessorInstance>>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        self.idle.put(keyspace, run_id, node, inst);
     }
 }
 
@@ -325,6 +445,21 @@ impl ProcessorCatalog for PluginCatalog {
             .fields()
             .iter()
             .map(|(n, t)| (n.clone(), *t))
+            .collect())
+    }
+
+    fn functions(&self, req: &FunctionRequest<'_>) -> Result<Vec<FunctionSig>, String> {
+        let plugins = self.0.get()?;
+        let base = req.base_dir.unwrap_or(Path::new("."));
+        let plugin = plugins.resolve_functions(req.component, base)?;
+        Ok(plugin
+            .signatures()
+            .iter()
+            .map(|s| FunctionSig {
+                name: s.name.clone(),
+                params: s.params.clone(),
+                returns: s.returns,
+            })
             .collect())
     }
 }

@@ -75,6 +75,8 @@ pub(crate) struct Compiler<'s> {
     opts: CompileOptions,
     /// Variables read, in order of first use.
     pub vars: Vec<VarSlot>,
+    /// Plugin function calls, inner calls first.
+    pub calls: Vec<crate::ExternalCall>,
     /// Set while compiling the arguments of the root aggregate.
     in_aggregate: Option<&'static str>,
 }
@@ -85,6 +87,7 @@ impl<'s> Compiler<'s> {
             scope,
             opts,
             vars: Vec::new(),
+            calls: Vec::new(),
             in_aggregate: None,
         }
     }
@@ -193,6 +196,17 @@ impl<'s> Compiler<'s> {
             ExprKind::Call { func, args } => {
                 if agg::kind_of(func).is_some() {
                     return Err(self.misplaced_aggregate(func, offset));
+                }
+                if !builtins::is_function(func)
+                    && let Some((ns, name)) = func.split_once('.')
+                {
+                    match self.scope.function(ns, name) {
+                        Ok(Some(f)) => {
+                            return crate::external::compile(self, func, f, args, offset);
+                        }
+                        Ok(None) => {}
+                        Err(message) => return Err(err(offset, message)),
+                    }
                 }
                 builtins::compile_call(self, func, args, offset)
             }

@@ -98,10 +98,12 @@ mod ast;
 mod builtins;
 mod compile;
 mod eval;
+mod external;
 mod goregex;
 mod lexer;
 mod parser;
 pub use ast::{BinaryOp, Expr, ExprKind, ExprType, UnaryOp};
+pub use external::{ExternalCall, ExternalFunction};
 pub use parser::parse;
 
 use compile::{Compiler, Root};
@@ -129,6 +131,18 @@ pub enum Resolved {
 pub trait Scope {
     /// Resolves `alias.field`; `None` when unknown (the compiler reports it).
     fn resolve(&self, alias: &str, field: &str) -> Option<Resolved>;
+
+    /// Resolves a call `namespace.name(...)` that is not a built-in function to a plugin
+    /// function. `Ok(None)`: no such namespace (the compiler reports an unknown function);
+    /// `Err(message)`: the namespace exists but the call cannot be made (unknown name, or
+    /// plugin functions are not available in this expression).
+    ///
+    /// # Errors
+    /// The message the compiler reports at the call.
+    fn function(&self, namespace: &str, name: &str) -> Result<Option<ExternalFunction>, String> {
+        let _ = (namespace, name);
+        Ok(None)
+    }
 }
 
 /// Options of [`Compiled::compile`].
@@ -160,6 +174,7 @@ pub struct Compiled {
     root: Root,
     ty: ExprType,
     vars: Vec<VarSlot>,
+    calls: Vec<ExternalCall>,
 }
 
 impl Compiled {
@@ -184,6 +199,7 @@ impl Compiled {
             root,
             ty,
             vars: c.vars,
+            calls: c.calls,
         })
     }
 
@@ -205,6 +221,13 @@ impl Compiled {
     /// Variables the expression reads.
     pub fn vars(&self) -> &[VarSlot] {
         &self.vars
+    }
+
+    /// The plugin function calls of the expression, in the order they must be evaluated (an
+    /// inner call before the call it is an argument of). Call `k`'s result is read from
+    /// `env[slot][k]`; see [`ExternalCall`] for how a caller evaluates them.
+    pub fn external_calls(&self) -> &[ExternalCall] {
+        &self.calls
     }
 
     /// True when the root is an aggregate call.

@@ -76,8 +76,8 @@ mod scope;
 
 pub use error::{ScriptError, ScriptErrors};
 pub use load::{
-    DEFAULT_VALUE_TIME_LAYOUT, LoadOptions, ProcessorCatalog, ProcessorRequest, load_script,
-    load_script_str, load_script_str_with, load_script_with, parse_default_value,
+    DEFAULT_VALUE_TIME_LAYOUT, FunctionRequest, LoadOptions, ProcessorCatalog, ProcessorRequest,
+    load_script, load_script_str, load_script_str_with, load_script_with, parse_default_value,
 };
 pub use model::*;
 pub use params::{ParamValue, Params, ScriptFormat};

@@ -7,7 +7,8 @@
 //! `r` → the reader schema ([`TableReader::fields`] or [`FileReader::schema`]),
 //! `l` → [`Lookup::right_fields`], `p` → [`CustomProcessor::fields`], `w` → the writer schema
 //! ([`TableWriter::schema`] or [`FileWriter::schema`]). The engine evaluates with
-//! `env = [r_row, l_row, p_row, w_row]` (rows as `&[Value]`).
+//! `env = [r_row, l_row, p_row, w_row]` (rows as `&[Value]`), plus, for an expression that
+//! calls plugin functions, the row of its call results at [`ALIAS_X`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,36 @@ pub const ALIAS_L: usize = 1;
 pub const ALIAS_P: usize = 2;
 /// Slot of writer fields (`w.*`, only in `having`).
 pub const ALIAS_W: usize = 3;
+/// Slot of the results of plugin function calls (`ns.fn(...)`): value `k` of a row is the
+/// result of the expression's call `k` ([`vessel_expr::Compiled::external_calls`]).
+pub const ALIAS_X: usize = 4;
+
+/// A namespace of plugin functions, declared in the script's `functions` section.
+#[derive(Debug, Clone)]
+pub struct FunctionNamespace {
+    /// The namespace (`geo` in `geo.distance(...)`).
+    pub name: String,
+    /// The component as written: a `.wasm` path (relative to the script's folder) or a plugin
+    /// name.
+    pub component: String,
+    /// The functions the component offers.
+    pub functions: Vec<FunctionSig>,
+    /// Deadline of one call (`limits.timeout_ms`); `None`: the engine's default.
+    pub timeout: Option<Duration>,
+    /// Memory cap of one instance (`limits.memory_mb`); `None`: the engine's default.
+    pub memory_bytes: Option<usize>,
+}
+
+/// One function of a function plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSig {
+    /// Name after the namespace.
+    pub name: String,
+    /// Argument types, in order.
+    pub params: Vec<FieldType>,
+    /// Result type.
+    pub returns: FieldType,
+}
 
 /// A loaded, validated script.
 #[derive(Debug)]
@@ -37,6 +68,8 @@ pub struct Script {
     pub table_creators: BTreeMap<String, String>,
     /// Index name → node that writes the table holding it.
     pub index_owners: BTreeMap<String, String>,
+    /// Plugin function namespaces (`functions` section) by name.
+    pub functions: BTreeMap<String, FunctionNamespace>,
     /// Problems that do not stop the script from running (unknown keys, ignored sections,
     /// default values that are never used), for `vessel validate` to show.
     pub warnings: Vec<crate::ScriptError>,

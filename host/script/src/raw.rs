@@ -28,6 +28,10 @@ pub struct RawScript {
     /// `dependency_policies`: policy name → policy ([`RawPolicy`]).
     #[serde(default)]
     pub dependency_policies: Option<serde_json::Map<String, Value>>,
+    /// `functions` (Vessel): namespace → function plugin ([`RawFunctionNamespace`], or just the
+    /// component as a string).
+    #[serde(default)]
+    pub functions: Option<serde_json::Map<String, Value>>,
     /// Unknown keys.
     #[serde(flatten)]
     pub unknown: Unknown,
@@ -89,6 +93,21 @@ pub struct RawLimits {
     /// Memory of one plugin instance, in MiB.
     #[serde(default)]
     pub memory_mb: Option<i64>,
+    /// Unknown keys.
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// One namespace of the `functions` section: the function plugin whose functions expressions
+/// call as `namespace.function(args)`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawFunctionNamespace {
+    /// The component: a `.wasm` path (relative to the script's folder) or a plugin name looked
+    /// up in the plugin directory.
+    pub component: String,
+    /// Sandbox limits of the plugin's instances (per call).
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
     /// Unknown keys.
     #[serde(flatten)]
     pub unknown: Unknown,

@@ -1,9 +1,11 @@
 //! Expression scopes: which `alias.field` selectors an expression may use, and where they live.
 
 use crate::index::field_list;
+use crate::model::{ALIAS_X, FunctionNamespace};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use vessel_core::Schema;
-use vessel_expr::{CompileOptions, Compiled, Resolved, Scope, VarSlot};
+use vessel_expr::{CompileOptions, Compiled, ExternalFunction, Resolved, Scope, VarSlot};
 
 /// One alias visible in a scope.
 pub(crate) struct Binding<'a> {
@@ -23,6 +25,10 @@ pub(crate) struct FieldScope<'a> {
     /// Where the expression is, for "not available here" hints ("writer fields").
     place: &'static str,
     misses: RefCell<Vec<(String, String)>>,
+    /// Plugin function namespaces the expression may name.
+    functions: Option<&'a BTreeMap<String, FunctionNamespace>>,
+    /// Why calling them is not allowed here (`None`: allowed).
+    deny_functions: Option<&'static str>,
 }
 
 impl<'a> FieldScope<'a> {
@@ -31,7 +37,21 @@ impl<'a> FieldScope<'a> {
             bindings,
             place,
             misses: RefCell::new(Vec::new()),
+            functions: None,
+            deny_functions: None,
         }
+    }
+
+    /// Lets expressions name the script's plugin functions; with `deny`, naming one is an
+    /// error with that explanation.
+    pub fn with_functions(
+        mut self,
+        functions: &'a BTreeMap<String, FunctionNamespace>,
+        deny: Option<&'static str>,
+    ) -> Self {
+        self.functions = Some(functions);
+        self.deny_functions = deny;
+        self
     }
 
     /// Compiles `src`, adding a hint to "unknown field" errors: the fields the alias has, or
@@ -94,6 +114,42 @@ impl Scope for FieldScope<'_> {
             .borrow_mut()
             .push((alias.to_string(), field.to_string()));
         None
+    }
+
+    fn function(&self, namespace: &str, name: &str) -> Result<Option<ExternalFunction>, String> {
+        let Some(ns) = self.functions.and_then(|f| f.get(namespace)) else {
+            return Ok(None);
+        };
+        if let Some(why) = self.deny_functions {
+            return Err(format!("{namespace}.{name}(): {why}"));
+        }
+        match ns.functions.iter().find(|f| f.name == name) {
+            Some(f) => Ok(Some(ExternalFunction {
+                params: f.params.clone(),
+                returns: f.returns,
+                slot: ALIAS_X,
+            })),
+            None => {
+                let offered: Vec<String> = ns
+                    .functions
+                    .iter()
+                    .map(|f| {
+                        let params: Vec<String> = f.params.iter().map(|t| t.to_string()).collect();
+                        format!("{}({}) {}", f.name, params.join(", "), f.returns)
+                    })
+                    .collect();
+                Err(format!(
+                    "the function plugin '{namespace}' ({}) has no function '{name}'; it offers: \
+                     {}",
+                    ns.component,
+                    if offered.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                ))
+            }
+        }
     }
 }
 

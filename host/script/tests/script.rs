@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use vessel_core::{FieldType, Value};
 use vessel_script::{
-    JoinType, LoadOptions, NodeType, ParamValue, Params, ProcessorCatalog, ProcessorRequest,
-    Reader, ScriptFormat, StartPolicy, Writer, dag, load_script, load_script_str,
-    load_script_str_with,
+    FunctionRequest, FunctionSig, JoinType, LoadOptions, NodeType, ParamValue, Params,
+    ProcessorCatalog, ProcessorRequest, Reader, ScriptFormat, StartPolicy, Writer, dag,
+    load_script, load_script_str, load_script_str_with,
 };
 
 fn lookup_dir() -> PathBuf {
@@ -357,6 +357,24 @@ impl ProcessorCatalog for Catalog {
             )),
         }
     }
+
+    fn functions(&self, req: &FunctionRequest<'_>) -> Result<Vec<FunctionSig>, String> {
+        match req.component {
+            "geo.wasm" => Ok(vec![
+                FunctionSig {
+                    name: "scale".into(),
+                    params: vec![FieldType::String, FieldType::Int],
+                    returns: FieldType::String,
+                },
+                FunctionSig {
+                    name: "len".into(),
+                    params: vec![FieldType::String],
+                    returns: FieldType::Int,
+                },
+            ]),
+            other => Err(format!("cannot find {other}")),
+        }
+    }
 }
 
 const CUSTOM: &str = r#"{
@@ -508,5 +526,137 @@ fn plugin_limits_are_checked() {
             .any(|w| w.to_string().contains("timeout_msec")),
         "{:?}",
         s.warnings
+    );
+}
+
+/// `CUSTOM` plus a `functions` section declaring `geo` and a node calling it.
+fn with_functions(functions: &str, expression: &str) -> String {
+    CUSTOM
+        .replacen(
+            "\"nodes\": {",
+            &format!(
+                "\"functions\": {functions},\n  \"nodes\": {{\n    \"calc\": {{\"type\": \"table_table\", \
+                 \"r\": {{\"table\": \"t\"}}, \"w\": {{\"name\": \"calc\", \"having\": \"w.n > 0\", \
+                 \"fields\": {{\"n\": {{\"expression\": {expression}, \"type\": \"int\"}}}}}}}},"
+            ),
+            1,
+        )
+}
+
+fn load_with_catalog(text: &str) -> Result<vessel_script::Script, vessel_script::ScriptErrors> {
+    let opts = LoadOptions {
+        catalog: Some(std::sync::Arc::new(Catalog)),
+        ..LoadOptions::default()
+    };
+    load_script_str_with(
+        text,
+        ScriptFormat::Json,
+        &Params::default(),
+        "f.json",
+        &opts,
+    )
+}
+
+#[test]
+fn expressions_call_declared_plugin_functions() {
+    let text = with_functions(
+        r#"{"geo": {"component": "geo.wasm", "limits": {"timeout_ms": 700}}}"#,
+        r#""geo.len(geo.scale(r.c, 2)) + 1""#,
+    );
+    let s = load_with_catalog(&text).unwrap_or_else(|e| panic!("{e}"));
+    let ns = &s.functions["geo"];
+    assert_eq!(ns.component, "geo.wasm");
+    assert_eq!(ns.timeout, Some(std::time::Duration::from_millis(700)));
+    assert_eq!(ns.functions.len(), 2);
+    let Writer::Table(w) = &s.nodes["calc"].writer else {
+        panic!("calc writes a table")
+    };
+    let calls: Vec<(&str, &str)> = w.fields[0]
+        .expr
+        .external_calls()
+        .iter()
+        .map(|c| (c.namespace(), c.function()))
+        .collect();
+    assert_eq!(calls, vec![("geo", "scale"), ("geo", "len")]);
+    // The short form names just the component.
+    let s = load_with_catalog(&with_functions(
+        r#"{"geo": "geo.wasm"}"#,
+        r#""geo.len(r.c)""#,
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.functions["geo"].timeout, None);
+}
+
+#[test]
+fn plugin_function_errors_name_node_field_and_fix() {
+    let fns = r#"{"geo": "geo.wasm"}"#;
+    let err = |expr: &str| {
+        load_with_catalog(&with_functions(fns, expr))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(r#""geo.len(r.c, 1)""#);
+    assert!(
+        e.contains("node 'calc', field w.fields.n.expression: column 1: geo.len() takes 1 argument (string), got 2"),
+        "{e}"
+    );
+    let e = err(r#""geo.scale(r.c, \"2\")""#);
+    assert!(
+        e.contains(
+            "argument 2 of geo.scale() is string, the function takes int: convert with int(x)"
+        ),
+        "{e}"
+    );
+    let e = err(r#""geo.area(r.c)""#);
+    assert!(
+        e.contains("the function plugin 'geo' (geo.wasm) has no function 'area'; it offers: scale(string, int) string, len(string) int"),
+        "{e}"
+    );
+    // Not in having or lookup filters.
+    let text =
+        with_functions(fns, r#""geo.len(r.c)""#).replace("w.n > 0", "geo.len(\\\"x\\\") > 0");
+    let e = load_with_catalog(&text).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "field w.having: column 1: geo.len(): plugin functions cannot be called in w.having"
+        ),
+        "{e}"
+    );
+    // Declarations: bad names, unknown components, and no plugin host at all.
+    let e = load_with_catalog(&with_functions(r#"{"time": "geo.wasm"}"#, r#""len(r.c)""#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field functions.time: 'time' cannot name a function namespace"),
+        "{e}"
+    );
+    let e = load_with_catalog(&with_functions(r#"{"geo": "nope.wasm"}"#, r#""len(r.c)""#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field functions.geo.component: cannot find nope.wasm"),
+        "{e}"
+    );
+    let e = load_with_catalog(&with_functions(
+        r#"{"geo": {"component": "geo.wasm", "limits": {"timeout_ms": 0}}}"#,
+        r#""len(r.c)""#,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("field functions.geo.limits.timeout_ms: 0 is not a valid deadline"),
+        "{e}"
+    );
+    let e = load_script_str(
+        &with_functions(fns, r#""len(r.c)""#),
+        ScriptFormat::Json,
+        &Params::default(),
+        "f.json",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("field functions.geo.component: function plugins are not available"),
+        "{e}"
     );
 }

@@ -81,8 +81,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
                 } else {
                     Vec::new()
                 };
-                let w = sink.eval_fields(&r, &[], &p)?;
-                sink.push(w).await?;
+                sink.add(r, &[], p).await?;
             }
         }
         Ok(pages.rows)

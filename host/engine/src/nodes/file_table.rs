@@ -60,9 +60,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
             rows_in += rows.len() as u64;
             ctx.report_rows(rows.len());
             for i in 0..rows.len() {
-                let r = rows.row(i);
-                let w = sink.eval_fields(&r, &[], &[])?;
-                sink.push(w).await?;
+                sink.add(rows.row(i), &[], Vec::new()).await?;
             }
         }
         drop(rx);

@@ -1,5 +1,6 @@
 //! Node processors: one batch of each node type, from reading to writing.
 
+mod calls;
 mod custom;
 mod file_table;
 mod lookup;
@@ -171,6 +172,16 @@ const WRITE_CHUNK: usize = 20_000;
 /// the bound keeps a huge batch's memory in check (~64 bytes an entry).
 const INDEX_CHUNK: usize = 2_000_000;
 
+/// Input rows a writer that calls plugin functions collects before calling them: one Wasm call
+/// per call site for this many rows.
+const CALL_ROWS: usize = 4096;
+
+/// Input rows (`r`, `l`, `p`) waiting for the plugin function calls of the writer's fields.
+struct Waiting<'a> {
+    rows: Vec<[Vec<Value>; 3]>,
+    calls: calls::Calls<'a>,
+}
+
 /// Evaluates writer fields, applies `having`, builds index keys and writes rows in chunks.
 pub(crate) struct TableSink<'a> {
     ctx: &'a BatchCtx<'a>,
@@ -186,6 +197,8 @@ pub(crate) struct TableSink<'a> {
     in_flight: Option<(WriteTask, Vec<Vec<String>>)>,
     written: u64,
     empty: Vec<Value>,
+    /// Set when writer fields call plugin functions.
+    waiting: Option<Waiting<'a>>,
 }
 
 impl<'a> TableSink<'a> {
@@ -208,6 +221,10 @@ impl<'a> TableSink<'a> {
             mode,
             written: 0,
             empty: Vec::new(),
+            waiting: calls::any_calls(writer.fields.iter().map(|f| &f.expr)).then(|| Waiting {
+                rows: Vec::with_capacity(CALL_ROWS),
+                calls: calls::Calls::new(ctx),
+            }),
         })
     }
 
@@ -228,6 +245,70 @@ impl<'a> TableSink<'a> {
                     .map_err(|e| self.ctx.eval_err(&format!("w.fields.{}", f.name), e))
             })
             .collect()
+    }
+
+    /// Evaluates the writer fields over one input row and writes the result. A writer whose
+    /// fields call plugin functions keeps the input until [`CALL_ROWS`] rows are waiting, then
+    /// calls the plugins once for all of them.
+    pub async fn add(&mut self, r: Vec<Value>, l: &[Value], p: Vec<Value>) -> Result<()> {
+        match &mut self.waiting {
+            None => {
+                let w = self.eval_fields(&r, l, &p)?;
+                self.push(w).await
+            }
+            Some(waiting) => {
+                waiting.rows.push([r, l.to_vec(), p]);
+                if waiting.rows.len() >= CALL_ROWS {
+                    self.run_calls().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls the plugin functions for the waiting rows, then evaluates and writes them.
+    async fn run_calls(&mut self) -> Result<()> {
+        let Some(mut waiting) = self.waiting.take() else {
+            return Ok(());
+        };
+        let rows = std::mem::take(&mut waiting.rows);
+        let done = self.eval_with_calls(&mut waiting.calls, &rows).await;
+        self.waiting = Some(waiting);
+        done
+    }
+
+    async fn eval_with_calls(
+        &mut self,
+        calls: &mut calls::Calls<'a>,
+        rows: &[[Vec<Value>; 3]],
+    ) -> Result<()> {
+        let inputs: Vec<calls::InputRow<'_>> = rows
+            .iter()
+            .map(|[r, l, p]| [r.as_slice(), l.as_slice(), p.as_slice()])
+            .collect();
+        let mut results = Vec::with_capacity(self.writer.fields.len());
+        for f in &self.writer.fields {
+            results.push(if f.expr.external_calls().is_empty() {
+                None
+            } else {
+                let field = format!("w.fields.{}", f.name);
+                Some(calls.eval(&f.expr, &field, &inputs).await?)
+            });
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            let mut w = Vec::with_capacity(self.writer.fields.len());
+            for (f, x) in self.writer.fields.iter().zip(&results) {
+                let x = x.as_ref().map_or(&[][..], |x| x[i].as_slice());
+                let env: [&[Value]; 5] = [input[0], input[1], input[2], &self.empty, x];
+                w.push(
+                    f.expr
+                        .eval(&env)
+                        .map_err(|e| self.ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
+                );
+            }
+            self.push(w).await?;
+        }
+        Ok(())
     }
 
     /// Applies `having` and buffers the row; flushes when the buffer is full.
@@ -348,19 +429,30 @@ impl<'a> TableSink<'a> {
             Ok(v) => v,
             Err(e) => {
                 let _ = self.settle().await;
+                self.release_calls();
                 return Err(e);
             }
         };
         let done = async {
+            self.run_calls().await?;
             self.flush().await?;
             self.settle().await?;
             self.write_entries().await
         };
-        if let Err(e) = done.await {
+        let done = done.await;
+        self.release_calls();
+        if let Err(e) = done {
             let _ = self.settle().await;
             return Err(e);
         }
         Ok((value, self.written))
+    }
+
+    /// Keeps the plugin function instances for the node run's next batch.
+    fn release_calls(&mut self) {
+        if let Some(w) = self.waiting.take() {
+            w.calls.release();
+        }
     }
 }
 

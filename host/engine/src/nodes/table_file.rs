@@ -1,5 +1,6 @@
 //! `table_file`: table rows → file columns → one file per batch (optionally sorted by `top`).
 
+use super::calls::{Calls, InputRow, any_calls};
 use super::file_table::local_path;
 use super::{BatchCtx, BatchStats, table_reader};
 use crate::files::CsvWriter;
@@ -40,10 +41,38 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let mut sorted: Vec<Vec<Value>> = Vec::new();
     let mut pages = ctx.pages(reader)?;
     let mut written = 0u64;
+    let mut calls = any_calls(writer.columns.iter().map(|c| &c.expr)).then(|| Calls::new(ctx));
+    let no_results: Vec<Vec<Value>> = Vec::new();
     while let Some(rows) = pages.next(ctx).await? {
-        for i in 0..rows.len() {
-            let r = rows.row(i);
-            let Some(w) = eval_columns(ctx, writer, &r)? else {
+        let inputs: Vec<Vec<Value>> = (0..rows.len()).map(|i| rows.row(i)).collect();
+        // Per column: the results of its plugin function calls for every row of the page.
+        let mut results: Vec<Vec<Vec<Value>>> = Vec::with_capacity(writer.columns.len());
+        if let Some(calls) = calls.as_mut() {
+            let envs: Vec<InputRow<'_>> = inputs.iter().map(|r| [r.as_slice(), &[], &[]]).collect();
+            for c in &writer.columns {
+                results.push(if c.expr.external_calls().is_empty() {
+                    Vec::new()
+                } else {
+                    let field = format!("w.columns.{}", c.name);
+                    calls.eval(&c.expr, &field, &envs).await?
+                });
+            }
+        }
+        for (i, r) in inputs.iter().enumerate() {
+            let x: Vec<&[Value]> = if results.is_empty() {
+                Vec::new()
+            } else {
+                (0..writer.columns.len())
+                    .map(|c| {
+                        results
+                            .get(c)
+                            .unwrap_or(&no_results)
+                            .get(i)
+                            .map_or(&[][..], Vec::as_slice)
+                    })
+                    .collect()
+            };
+            let Some(w) = eval_columns(ctx, writer, r, &x)? else {
                 continue;
             };
             match &writer.top {
@@ -63,6 +92,9 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
             written += 1;
         }
     }
+    if let Some(calls) = calls.take() {
+        calls.release();
+    }
     out.finish()?;
     std::fs::rename(&tmp, &path).map_err(|e| {
         EngineError::Invalid(format!(
@@ -77,15 +109,17 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     })
 }
 
-/// Column values of one output row, or `None` when `having` rejects it.
+/// Column values of one output row, or `None` when `having` rejects it. `x[c]` holds the
+/// results of column `c`'s plugin function calls for this row.
 fn eval_columns(
     ctx: &BatchCtx<'_>,
     writer: &FileWriter,
     r: &[Value],
+    x: &[&[Value]],
 ) -> Result<Option<Vec<Value>>> {
-    let env: [&[Value]; 4] = [r, &[], &[], &[]];
     let mut w = Vec::with_capacity(writer.columns.len());
-    for c in &writer.columns {
+    for (i, c) in writer.columns.iter().enumerate() {
+        let env: [&[Value]; 5] = [r, &[], &[], &[], x.get(i).copied().unwrap_or(&[])];
         let v = c
             .expr
             .eval(&env)

@@ -10,9 +10,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let filled = async {
         while let Some(rows) = pages.next(ctx).await? {
             for i in 0..rows.len() {
-                let r = rows.row(i);
-                let w = sink.eval_fields(&r, &[], &[])?;
-                sink.push(w).await?;
+                sink.add(rows.row(i), &[], Vec::new()).await?;
             }
         }
         Ok(pages.rows)

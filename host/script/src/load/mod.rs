@@ -19,6 +19,7 @@ use std::time::Duration;
 use vessel_core::{FieldType, Schema, Value, decimal, gotime};
 use vessel_expr::{CompileOptions, Compiled};
 
+mod functions;
 mod readers;
 mod writers;
 
@@ -62,6 +63,29 @@ pub trait ProcessorCatalog: Send + Sync {
     /// A message saying why (unknown processor, invalid `p` section, schema mismatch); it is
     /// reported at the node's `p` field.
     fn fields(&self, req: &ProcessorRequest<'_>) -> Result<Vec<(String, FieldType)>, String>;
+
+    /// The functions of a function plugin declared in the script's `functions` section.
+    ///
+    /// # Errors
+    /// A message saying why the component cannot be found or loaded; it is reported at
+    /// `functions.<namespace>`.
+    fn functions(&self, req: &FunctionRequest<'_>) -> Result<Vec<crate::FunctionSig>, String> {
+        Err(format!(
+            "function plugins are not available in this build (component '{}')",
+            req.component
+        ))
+    }
+}
+
+/// What a [`ProcessorCatalog`] is asked about one namespace of the `functions` section.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionRequest<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// `component`: a `.wasm` path or a plugin name.
+    pub component: &'a str,
+    /// Folder that relative paths in the script are resolved against (the script's folder).
+    pub base_dir: Option<&'a Path>,
 }
 
 /// What a [`ProcessorCatalog`] is asked about one node.
@@ -218,6 +242,8 @@ struct Loader<'a> {
     opts: &'a LoadOptions,
     errors: Vec<ScriptError>,
     warnings: Vec<ScriptError>,
+    /// Plugin function namespaces, once the `functions` section is read.
+    functions: Arc<BTreeMap<String, FunctionNamespace>>,
 }
 
 impl<'a> Loader<'a> {
@@ -227,6 +253,7 @@ impl<'a> Loader<'a> {
             opts,
             errors: Vec::new(),
             warnings: Vec::new(),
+            functions: Arc::default(),
         }
     }
 
@@ -267,6 +294,7 @@ impl<'a> Loader<'a> {
         };
         self.unknown_keys(None, unknown_paths("", &raw.unknown));
         let (policies, default_policy) = self.policies(raw.dependency_policies.as_ref());
+        self.functions = Arc::new(self.functions(raw.functions.as_ref()));
         let Some(raw_nodes) = raw.nodes.as_ref().filter(|n| !n.is_empty()) else {
             self.errors.push(ScriptError::file(
                 self.file,
@@ -313,6 +341,7 @@ impl<'a> Loader<'a> {
                 .iter()
                 .map(|(i, d)| (i.clone(), d.node.clone()))
                 .collect(),
+            functions: (*self.functions).clone(),
             warnings: self.warnings,
         })
     }
@@ -781,6 +810,11 @@ impl<'a> Loader<'a> {
             } else {
                 None
             },
+            functions: self.functions.clone(),
+            deny_functions: (pre.node_type == NodeType::TableLookupTable).then_some(
+                "plugin functions cannot be called in table_lookup_table nodes yet; call them \
+                 in a table_table node before or after the lookup",
+            ),
             group: pre.lookup.as_ref().is_some_and(|l| l.group),
             left_join: pre.lookup.as_ref().is_some_and(|l| l.join_type == "left"),
         };

@@ -446,6 +446,7 @@ impl Loader<'_> {
         let filter = match l.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             None => None,
             Some(src) => {
+                let functions = self.functions.clone();
                 let scope = FieldScope::new(
                     "l.filter",
                     vec![Binding {
@@ -454,6 +455,13 @@ impl Loader<'_> {
                         schema: &right_fields,
                         what: format!("the lookup table '{}'", idx.table),
                     }],
+                )
+                .with_functions(
+                    &functions,
+                    Some(
+                        "plugin functions cannot be called in l.filter; call them in the node \
+                         that writes the lookup table",
+                    ),
                 );
                 match scope.compile(src, CompileOptions::default()) {
                     Ok(c) if c.field_type() == Some(FieldType::Bool) => Some(c),
@@ -538,29 +546,12 @@ impl Loader<'_> {
             Some(name),
             crate::raw::unknown_paths("limits", &limits.unknown),
         );
-        let timeout = match limits.timeout_ms {
-            None => Some(None),
-            Some(ms) if (1..=3_600_000).contains(&ms) => {
-                Some(Some(std::time::Duration::from_millis(ms as u64)))
-            }
-            Some(ms) => {
-                self.err(
-                    name,
-                    Some("limits.timeout_ms"),
-                    format!("{ms} is not a valid deadline; give 1 to 3600000 milliseconds"),
-                );
-                None
-            }
-        };
-        let memory = match limits.memory_mb {
-            None => Some(None),
-            Some(mb) if (1..=65_536).contains(&mb) => Some(Some((mb as usize) << 20)),
-            Some(mb) => {
-                self.err(
-                    name,
-                    Some("limits.memory_mb"),
-                    format!("{mb} is not a valid memory cap; give 1 to 65536 MiB"),
-                );
+        let limits = match super::functions::check_limits(&limits) {
+            Ok(l) => Some(l),
+            Err(list) => {
+                for (f, m) in list {
+                    self.err(name, Some(f), m);
+                }
                 None
             }
         };
@@ -569,8 +560,8 @@ impl Loader<'_> {
                 proc_type: proc_type.to_string(),
                 params,
                 fields: Arc::new(Schema::new(f)),
-                timeout: timeout?,
-                memory_bytes: memory?,
+                timeout: limits.as_ref()?.timeout,
+                memory_bytes: limits?.memory_bytes,
             }),
             Err(m) => {
                 self.err(name, Some("p"), m);

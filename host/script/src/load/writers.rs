@@ -149,6 +149,7 @@ impl Loader<'_> {
         what: &str,
         ok: &mut bool,
     ) -> Option<Compiled> {
+        let functions = self.functions.clone();
         let scope = FieldScope::new(
             "w.having",
             vec![Binding {
@@ -157,6 +158,13 @@ impl Loader<'_> {
                 schema: w,
                 what: what.to_string(),
             }],
+        )
+        .with_functions(
+            &functions,
+            Some(
+                "plugin functions cannot be called in w.having; compute the value in a writer \
+                 field and test that field",
+            ),
         );
         match scope.compile(src, CompileOptions::default()) {
             Ok(c) if c.field_type() == Some(FieldType::Bool) => Some(c),
@@ -432,6 +440,10 @@ pub(super) struct ExprCtx<'s> {
     pub(super) l: Option<Option<&'s Schema>>,
     /// `Some(None)`: the node has a processor but it did not resolve.
     pub(super) p: Option<Option<&'s Schema>>,
+    /// Plugin function namespaces of the script.
+    pub(super) functions: Arc<BTreeMap<String, FunctionNamespace>>,
+    /// Why the node's writer expressions cannot call plugin functions (`None`: they can).
+    pub(super) deny_functions: Option<&'static str>,
     pub(super) group: bool,
     pub(super) left_join: bool,
 }
@@ -443,7 +455,7 @@ impl<'s> ExprCtx<'s> {
         self.r.is_some() && !matches!(self.l, Some(None)) && !matches!(self.p, Some(None))
     }
 
-    fn writer_scope(&self) -> FieldScope<'s> {
+    fn writer_scope(&self) -> FieldScope<'_> {
         let mut b = Vec::new();
         if let Some(r) = self.r {
             b.push(Binding {
@@ -470,6 +482,7 @@ impl<'s> ExprCtx<'s> {
             });
         }
         FieldScope::new("writer expressions", b)
+            .with_functions(&self.functions, self.deny_functions)
     }
 }
 
