@@ -1,6 +1,8 @@
 //! Engine tests over SQLite and the in-process queue: stopping runs, dependency policies
 //! across runs, and invalidation.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use vessel_engine::{Engine, RunRequest, worker};
@@ -72,17 +74,7 @@ impl Harness {
     async fn new(policy: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let script = write_script(dir.path(), policy);
-        let storage = Arc::new(SqliteStorage::open(dir.path().join("data")).unwrap());
-        let queue = MemoryQueue::new();
-        let engine = Arc::new(Engine::new(
-            storage,
-            Arc::new(queue.clone()) as Arc<dyn Queue>,
-        ));
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        for slot in 0..2 {
-            let c = queue.consumer().await.unwrap();
-            tokio::spawn(worker::run_worker(engine.clone(), slot, c, rx.clone()));
-        }
+        let (engine, queue, _) = common::engine_with_workers(&dir.path().join("data")).await;
         Harness {
             engine,
             queue,

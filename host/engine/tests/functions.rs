@@ -2,13 +2,12 @@
 //! table node and columns of a file node, nested calls, per-namespace limits, and plugin
 //! failures that fail only their own batch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vessel_engine::{Engine, RunRequest, RunSummary, worker};
-use vessel_queue::{MemoryQueue, Queue};
+use vessel_engine::{RunRequest, RunSummary};
 use vessel_store::RunStatus;
-use vessel_store_sqlite::SqliteStorage;
 
 /// Rows `1..=n`: `id`, `n` (= id) and `s` (`w<id>`).
 fn write_input(dir: &Path, n: i64) {
@@ -53,17 +52,7 @@ fn write_script(dir: &Path, functions: &str, fields: &str, columns: &str) -> Pat
 
 /// Runs every node of the script on two workers; returns the summary.
 async fn run(script: &Path, data: &Path) -> Result<RunSummary, String> {
-    let storage = Arc::new(SqliteStorage::open(data).unwrap());
-    let queue = MemoryQueue::new();
-    let engine = Arc::new(Engine::new(
-        storage,
-        Arc::new(queue.clone()) as Arc<dyn Queue>,
-    ));
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    for slot in 0..2 {
-        let c = queue.consumer().await.unwrap();
-        tokio::spawn(worker::run_worker(engine.clone(), slot, c, rx.clone()));
-    }
+    let (engine, queue, _stop) = common::engine_with_workers(data).await;
     let req = RunRequest::new("ks", script, None, &["load", "calc", "dump"]);
     let run_id = engine.start_run(&req).await.map_err(|e| e.to_string())?;
     for _ in 0..3000 {

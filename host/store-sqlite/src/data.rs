@@ -292,28 +292,39 @@ pub(crate) fn write_data(
         data.raw_bind_parameter(2, batch_idx).map_err(err())?;
         for &(first, r) in &order {
             bind_fields(&mut data, rows, &colmap, r).map_err(err())?;
-            let mut rowid = first;
-            let mut attempt = 1;
-            loop {
-                data.raw_bind_parameter(1, rowid).map_err(err())?;
-                if data.raw_execute().map_err(err())? == 1 {
-                    break;
-                }
-                if attempt == ROWID_ATTEMPTS {
-                    return Err(StoreError::Backend(format!(
-                        "{what}: no free rowid after {ROWID_ATTEMPTS} random draws"
-                    )));
-                }
-                attempt += 1;
-                tracing::trace!(keyspace = %ks.name, table = %table, "rowid collision, drawing again");
-                rowid = rng.random();
-            }
-            tokens[r] = rowid;
+            tokens[r] = insert_at_free_rowid(&mut data, first, &what, &mut rng, |_| Ok(()))?;
         }
         Ok(())
     })?;
     tracing::debug!(keyspace = %ks.name, table = %table, batch = batch_idx, rows = rows.len(), "wrote data rows");
     Ok(tokens)
+}
+
+/// Executes the bound data insert at `rowid`, drawing a random rowid again while the one tried
+/// is taken (`moved` hears of each new rowid before it is tried). Returns the row's rowid.
+fn insert_at_free_rowid(
+    data: &mut CachedStatement<'_>,
+    mut rowid: i64,
+    what: &str,
+    rng: &mut impl rand::Rng,
+    mut moved: impl FnMut(i64) -> Result<(), StoreError>,
+) -> Result<i64, StoreError> {
+    let mut attempt = 1;
+    loop {
+        data.raw_bind_parameter(1, rowid).map_err(db_err(what))?;
+        if data.raw_execute().map_err(db_err(what))? == 1 {
+            return Ok(rowid);
+        }
+        if attempt == ROWID_ATTEMPTS {
+            return Err(StoreError::Backend(format!(
+                "{what}: no free rowid after {ROWID_ATTEMPTS} random draws"
+            )));
+        }
+        attempt += 1;
+        tracing::trace!(what, "rowid collision, drawing again");
+        rowid = rng.random();
+        moved(rowid)?;
+    }
 }
 
 /// Writes index entries of one batch, in key order.
@@ -474,19 +485,7 @@ pub(crate) fn write_rows(
                 }
             };
             bind_fields(&mut data, rows, &colmap, r).map_err(err())?;
-            let mut attempt = 1;
-            loop {
-                data.raw_bind_parameter(1, rowid).map_err(err())?;
-                if data.raw_execute().map_err(err())? == 1 {
-                    break;
-                }
-                if attempt == ROWID_ATTEMPTS {
-                    return Err(StoreError::Backend(format!(
-                        "{what}: no free rowid after {ROWID_ATTEMPTS} random draws"
-                    )));
-                }
-                attempt += 1;
-                let moved = rng.random();
+            rowid = insert_at_free_rowid(&mut data, rowid, &what, &mut rng, |moved| {
                 if first_idx == 1 {
                     // The unique entry written above points at the taken rowid: move it.
                     let mut mv = tx
@@ -495,9 +494,8 @@ pub(crate) fn write_rows(
                     mv.execute(rusqlite::params![idx[0].keys[r], moved])
                         .map_err(err())?;
                 }
-                tracing::trace!(keyspace = %ks.name, table = %table, "rowid collision, drawing again");
-                rowid = moved;
-            }
+                Ok(())
+            })?;
             stats.rows_written += 1;
             for w in &mut idx[first_idx..] {
                 if insert_key(&mut w.stmt, &w.keys[r], rowid, batch_idx).map_err(err())? {
