@@ -110,3 +110,58 @@ fn validate_prints_unknown_keys_as_warnings() {
     assert!(err.contains("warning") && err.contains("descr"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 warning"));
 }
+
+/// A script whose only node after loading calls `t.spin`, a function that never returns.
+fn spinning_script(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("in.csv"), "n\n1\n2\n").unwrap();
+    let component = vessel_wasm_artifacts::FUNCTIONS.replace('\\', "/");
+    let script = format!(
+        r#"{{"functions": {{"t": "{component}"}},
+  "nodes": {{
+    "load": {{"type": "file_table",
+      "r": {{"urls": ["in.csv"], "csv": {{"hdr_line_idx": 0, "first_data_line_idx": 1}},
+        "columns": {{"col_n": {{"csv": {{"col_hdr": "n", "col_format": "%d"}}, "col_type": "int"}}}}}},
+      "w": {{"name": "t", "fields": {{"n": {{"expression": "t.spin(r.col_n)", "type": "int"}}}}}}}}}}}}"#
+    );
+    let p = dir.join("spin.json");
+    std::fs::write(&p, script).unwrap();
+    p
+}
+
+#[test]
+fn plugin_limits_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = spinning_script(dir.path());
+    let script = script.to_str().unwrap();
+    let data = dir.path().join("data");
+    let run = |env: &[(&str, &str)]| {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
+            .args(["run", script, "--data-dir", data.to_str().unwrap()])
+            .envs(env.iter().copied())
+            .env("VESSEL_LOG", "warn")
+            .output()
+            .expect("vessel runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text, started.elapsed())
+    };
+    let (code, text, elapsed) = run(&[("VESSEL_PLUGIN_TIMEOUT_MS", "250")]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("did not finish within 250 ms"), "{text}");
+    assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}\n{text}");
+    for (name, value) in [
+        ("VESSEL_PLUGIN_TIMEOUT_MS", "0"),
+        ("VESSEL_PLUGIN_MEMORY_MB", "lots"),
+    ] {
+        let (code, text, _) = run(&[(name, value)]);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(
+            text.contains(&format!("{name}=\"{value}\" is not valid; give a whole number")),
+            "{text}"
+        );
+    }
+}
