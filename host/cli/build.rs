@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Folders (and names) never embedded: build outputs, tests, caches.
+/// Folders (and names) never embedded: build outputs, the SDKs' own tests, caches. A
+/// template's `tests` folder is part of the template, so it is embedded.
 const SKIP: &[&str] = &[
     "target",
     "tests",
@@ -48,7 +49,13 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if SKIP.contains(&name.as_str()) || name.starts_with('.') {
+        let template_tests = name == "tests"
+            && path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .any(|c| c.as_os_str() == std::ffi::OsStr::new("templates"));
+        if (SKIP.contains(&name.as_str()) && !template_tests) || name.starts_with('.') {
             continue;
         }
         if path.is_dir() {

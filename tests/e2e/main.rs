@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod crash;
+mod guest_sdks;
 mod lookup;
 mod plugins;
 mod py_calc;

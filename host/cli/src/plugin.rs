@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::Instant;
 use vessel_core::{FieldType, RowSet, Schema, Value};
+use vessel_engine::pybuild::PyWorld;
 use vessel_wasm::{Limits, OpenArgs, WasmConfig, WasmHost};
 
 include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
@@ -34,7 +35,7 @@ enum PluginCommand {
 pub enum Lang {
     /// Rust, with the `vessel-plugin` crate.
     Rust,
-    /// Python, with `vessel_plugin.py`, built with componentize-py.
+    /// Python, with `vessel_plugin.py` / `vessel_functions.py`, built with componentize-py.
     Python,
     /// JavaScript, with `vessel-plugin.js`, built with componentize-js.
     Js,
@@ -113,7 +114,8 @@ struct TestArgs {
     /// Batch deadline in milliseconds.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
-    /// Keep the compiled component in this folder (a second run then loads it from there).
+    /// Keep the compiled component in this folder (a second run then loads it from there);
+    /// default: `VESSEL_CACHE_DIR` when set, else no cache.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
 }
@@ -217,14 +219,14 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 fn detect(dir: &Path) -> anyhow::Result<Lang> {
     if dir.join("Cargo.toml").is_file() {
         Ok(Lang::Rust)
-    } else if dir.join("app.py").is_file() {
+    } else if PyWorld::of_dir(dir).is_some() {
         Ok(Lang::Python)
     } else if dir.join("index.js").is_file() {
         Ok(Lang::Js)
     } else {
         bail!(
-            "{} is not a plugin project: it has no Cargo.toml (Rust), app.py (Python) or \
-             index.js (JavaScript); create one with `vessel plugin new`",
+            "{} is not a plugin project: it has no Cargo.toml (Rust), processor.py or \
+             functions.py (Python) or index.js (JavaScript); create one with `vessel plugin new`",
             dir.display()
         )
     }
@@ -273,7 +275,19 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
             eprintln!("{} component", built.world);
         }
         Lang::Python => {
-            bail!("building python plugins is not available in this build of vessel yet")
+            let built =
+                vessel_engine::pybuild::python_component(&tools_dir(), &cache_name(&name), dir)
+                    .map_err(anyhow::Error::msg)?;
+            write_atomically(&out, &built.bytes)?;
+            eprintln!(
+                "{} component{}",
+                built.world.name(),
+                if built.reused {
+                    " (sources unchanged: reused the component built before)"
+                } else {
+                    ""
+                }
+            );
         }
     }
     eprintln!(
@@ -283,6 +297,34 @@ fn build(dir: &Path) -> anyhow::Result<PathBuf> {
         std::fs::metadata(&out).map(|m| m.len() / 1024).unwrap_or(0)
     );
     Ok(out)
+}
+
+/// A plugin name for the Python build cache (`[a-z0-9_-]+`) from a folder name.
+fn cache_name(name: &str) -> String {
+    let n: String = name
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    if n.is_empty() {
+        "plugin".to_string()
+    } else {
+        n
+    }
+}
+
+/// Writes through a hidden temporary file and a rename, so that `out` is never a partial
+/// component (and a build does not pick the partial file up as a source).
+fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let file = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = out.with_file_name(format!(".{file}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))
 }
 
 fn build_rust(dir: &Path, out: &Path) -> anyhow::Result<()> {
@@ -355,7 +397,10 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         ..Limits::default()
     };
     let host = WasmHost::new(WasmConfig {
-        cache_dir: a.cache_dir.clone(),
+        cache_dir: a
+            .cache_dir
+            .clone()
+            .or_else(|| std::env::var_os("VESSEL_CACHE_DIR").map(PathBuf::from)),
         limits,
     })?;
     let started = Instant::now();
@@ -624,4 +669,62 @@ fn peak_rss_mib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_cache_names_are_safe() {
+        assert_eq!(cache_name("My Plugin.v2"), "my-plugin-v2");
+        assert_eq!(cache_name("add_vat-2"), "add_vat-2");
+        assert_eq!(cache_name(""), "plugin");
+    }
+
+    #[test]
+    fn projects_are_detected_by_their_entry_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        let err = detect(p).unwrap_err().to_string();
+        assert!(
+            err.contains("processor.py or functions.py (Python)"),
+            "{err}"
+        );
+        std::fs::write(p.join("functions.py"), "").unwrap();
+        assert_eq!(detect(p).unwrap(), Lang::Python);
+        std::fs::write(p.join("Cargo.toml"), "").unwrap();
+        assert_eq!(detect(p).unwrap(), Lang::Rust);
+    }
+
+    #[test]
+    fn every_python_template_is_embedded() {
+        for kind in ["map", "filter", "function"] {
+            let prefix = format!("sdk/python/templates/{kind}/");
+            let files: Vec<&str> = SDK_FILES
+                .iter()
+                .filter_map(|(p, _)| p.strip_prefix(prefix.as_str()))
+                .collect();
+            assert!(
+                files.iter().any(|f| f.starts_with("tests/test_")),
+                "{kind}: {files:?}"
+            );
+            let entry = if kind == "function" {
+                "functions.py"
+            } else {
+                "processor.py"
+            };
+            assert!(files.contains(&entry), "{kind}: {files:?}");
+        }
+        assert!(
+            SDK_FILES
+                .iter()
+                .any(|(p, _)| *p == "sdk/python/vessel_functions.py")
+        );
+        assert!(
+            !SDK_FILES
+                .iter()
+                .any(|(p, _)| p.starts_with("sdk/python/tests/"))
+        );
+    }
 }

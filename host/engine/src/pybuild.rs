@@ -1,16 +1,22 @@
 //! Python plugins: building a Wasm component from Python sources with componentize-py.
 //!
-//! A Python processor plugin is a folder of Python modules whose `processor.py` exports the
-//! component (with the Python SDK, `sdk/python/vessel_plugin.py`: `Processor, Instance =
-//! vessel_plugin.export(MyPlugin)`). [`python_component`] turns such a folder into component
-//! bytes, and [`py_calc_component`] does the same for the built-in `py_calc` plugin, whose
-//! sources are embedded in the binary (as are the SDK and the WIT files), so that neither
-//! needs the repository at run time.
+//! A Python plugin is a folder of Python modules with one entry module that exports the
+//! component, and whose name says which world it targets:
+//!
+//! * `processor.py`: a processor (`processor-plugin`), with the Python SDK
+//!   `sdk/python/vessel_plugin.py`: `Processor, Instance = vessel_plugin.export(MyPlugin)`;
+//! * `functions.py`: functions for expressions (`function-plugin`), with
+//!   `sdk/python/vessel_functions.py`: `Functions = vessel_functions.export(f, g)`.
+//!
+//! [`python_component`] turns such a folder into component bytes, and [`py_calc_component`]
+//! does the same for the built-in `py_calc` plugin, whose sources are embedded in the binary
+//! (as are the SDK and the WIT files), so that neither needs the repository at run time.
 //!
 //! Building takes about 20 s and gives an 18-20 MB component, so the result is cached in
 //! `<cache_dir>/python/<name>-<key>.wasm`, the key being a hash of every input: the sources,
-//! the SDK, the WIT files, the build flags and componentize-py's version. Only the first use
-//! builds; later ones read the file.
+//! the SDK, the WIT files, the world, the build flags and componentize-py's version. Only the
+//! first use builds; later ones read the file. The [`KEPT_PER_NAME`] most recently used
+//! components of each name are kept.
 //!
 //! componentize-py is, in this order: the executable named by `VESSEL_COMPONENTIZE_PY`;
 //! `componentize-py` on `PATH`; or a virtual environment this module creates in
@@ -32,12 +38,6 @@ pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 /// Environment variable naming the componentize-py executable to use.
 pub const COMPONENTIZE_PY_ENV: &str = "VESSEL_COMPONENTIZE_PY";
 
-/// The world Python processors are built for (`wit/processor.wit`).
-const WORLD: &str = "processor-plugin";
-
-/// The module componentize-py loads the exports from.
-const APP_MODULE: &str = "processor";
-
 /// Part of the cache key: changes whenever the way components are built changes.
 const RECIPE: &str = "vessel-pybuild-1 --stub-wasi";
 
@@ -46,10 +46,82 @@ const WIT_FILES: [(&str, &str); 2] = [
     ("processor.wit", include_str!("../../../wit/processor.wit")),
 ];
 
+/// The processor SDK; every build stages it.
 const SDK_FILE: (&str, &str) = (
     "vessel_plugin.py",
     include_str!("../../../sdk/python/vessel_plugin.py"),
 );
+
+/// The functions SDK (it uses the processor SDK's codec); function builds stage it too.
+const FUNCTIONS_SDK_FILE: (&str, &str) = (
+    "vessel_functions.py",
+    include_str!("../../../sdk/python/vessel_functions.py"),
+);
+
+/// Cached components kept per plugin name; older ones are removed (18-20 MB each).
+pub const KEPT_PER_NAME: usize = 4;
+
+/// The world a Python plugin is built for (`wit/processor.wit`), chosen by its entry module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PyWorld {
+    /// `processor-plugin`: the entry module is `processor.py`.
+    Processor,
+    /// `function-plugin`: the entry module is `functions.py`.
+    Functions,
+}
+
+impl PyWorld {
+    /// The WIT world's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PyWorld::Processor => "processor-plugin",
+            PyWorld::Functions => "function-plugin",
+        }
+    }
+
+    /// The module componentize-py loads the exports from.
+    pub fn app_module(self) -> &'static str {
+        match self {
+            PyWorld::Processor => "processor",
+            PyWorld::Functions => "functions",
+        }
+    }
+
+    /// The entry module's file name.
+    pub fn entry_file(self) -> &'static str {
+        match self {
+            PyWorld::Processor => "processor.py",
+            PyWorld::Functions => "functions.py",
+        }
+    }
+
+    /// The SDK modules staged beside the plugin's.
+    fn sdk(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            PyWorld::Processor => &[SDK_FILE],
+            PyWorld::Functions => &[SDK_FILE, FUNCTIONS_SDK_FILE],
+        }
+    }
+
+    /// The world of the Python plugin in `dir`, from its entry module; `None` when it has
+    /// neither `processor.py` nor `functions.py`.
+    pub fn of_dir(dir: &Path) -> Option<PyWorld> {
+        [PyWorld::Processor, PyWorld::Functions]
+            .into_iter()
+            .find(|w| dir.join(w.entry_file()).is_file())
+    }
+}
+
+/// What [`python_component`] produced.
+#[derive(Debug)]
+pub struct PyComponent {
+    /// The world the component targets.
+    pub world: PyWorld,
+    /// The component.
+    pub bytes: Vec<u8>,
+    /// Whether it came from the cache (no componentize-py run).
+    pub reused: bool,
+}
 
 const PY_CALC_FILES: [(&str, &str); 2] = [
     (
@@ -79,32 +151,56 @@ pub fn py_calc_component(cache_dir: &Path) -> Result<Vec<u8>, String> {
         .iter()
         .map(|(p, text)| (p.to_string(), text.as_bytes().to_vec()))
         .collect();
-    build(cache_dir, "py_calc", &files)
+    build(cache_dir, "py_calc", PyWorld::Processor, &files).map(|(bytes, _)| bytes)
 }
 
-/// The component of a Python processor plugin whose sources are in `source_dir` (which must
-/// hold `processor.py`), built with the Python SDK on first use and cached in `cache_dir`.
-/// Every file below `source_dir` is part of the cache key, except `__pycache__`, `tests` and
-/// hidden folders and `.pyc` files.
+/// The component of the Python plugin whose sources are in `source_dir`, built with the
+/// Python SDK on first use and cached in `cache_dir`. The entry module says the world:
+/// `processor.py` (a processor) or `functions.py` (functions for expressions). `name`
+/// (`[a-z0-9_-]+`) names the cached file and the log lines.
+///
+/// Every file below `source_dir` is staged and part of the cache key, except hidden files
+/// and folders, `__pycache__`, `tests`, `.pyc` and `.wasm` files (the component built into
+/// the folder), and `vendor/sdk` and `vendor/wit` (the copies `vessel plugin new` makes of
+/// the SDK and the WIT package: the build uses the ones built into this binary).
 ///
 /// # Errors
-/// When `source_dir` cannot be read or has no `processor.py`; otherwise as
+/// When `source_dir` cannot be read or has no entry module, or both; otherwise as
 /// [`py_calc_component`].
 pub fn python_component(
     cache_dir: &Path,
     name: &str,
     source_dir: &Path,
-) -> Result<Vec<u8>, String> {
+) -> Result<PyComponent, String> {
     let mut files = Vec::new();
     collect_sources(source_dir, source_dir, &mut files)?;
-    if !files.iter().any(|(p, _)| p == "processor.py") {
-        return Err(format!(
-            "Python plugin '{name}': {} has no processor.py; that module exports the component \
-             (`Processor, Instance = vessel_plugin.export(MyPlugin)`)",
-            source_dir.display()
-        ));
-    }
-    build(cache_dir, name, &files)
+    let has = |w: PyWorld| files.iter().any(|(p, _)| p == w.entry_file());
+    let world = match (has(PyWorld::Processor), has(PyWorld::Functions)) {
+        (true, false) => PyWorld::Processor,
+        (false, true) => PyWorld::Functions,
+        (true, true) => {
+            return Err(format!(
+                "Python plugin '{name}': {} has both processor.py and functions.py; a component \
+                 is either a processor or functions, so move one of them to a plugin of its own",
+                source_dir.display()
+            ));
+        }
+        (false, false) => {
+            return Err(format!(
+                "Python plugin '{name}': {} has no processor.py or functions.py; one of them \
+                 exports the component: processor.py for a processor (`Processor, Instance = \
+                 vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
+                 vessel_functions.export(f, g)`)",
+                source_dir.display()
+            ));
+        }
+    };
+    let (bytes, reused) = build(cache_dir, name, world, &files)?;
+    Ok(PyComponent {
+        world,
+        bytes,
+        reused,
+    })
 }
 
 fn collect_sources(
@@ -121,11 +217,12 @@ fn collect_sources(
             .file_type()
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if kind.is_dir() {
-            if name.starts_with('.') || name == "__pycache__" || name == "tests" {
+            let vendored = dir == root.join("vendor") && (name == "sdk" || name == "wit");
+            if name.starts_with('.') || name == "__pycache__" || name == "tests" || vendored {
                 continue;
             }
             collect_sources(root, &path, out)?;
-        } else if !name.ends_with(".pyc") && !name.starts_with('.') {
+        } else if !name.ends_with(".pyc") && !name.ends_with(".wasm") && !name.starts_with('.') {
             let rel = path
                 .strip_prefix(root)
                 .map_err(|_| format!("{} is outside {}", path.display(), root.display()))?
@@ -147,7 +244,13 @@ struct Tool {
     version: String,
 }
 
-fn build(cache_dir: &Path, name: &str, app: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
+/// Builds (or reads from the cache) the component; the flag says whether it was cached.
+fn build(
+    cache_dir: &Path,
+    name: &str,
+    world: PyWorld,
+    app: &[(String, Vec<u8>)],
+) -> Result<(Vec<u8>, bool), String> {
     if name.is_empty()
         || !name
             .bytes()
@@ -163,18 +266,18 @@ fn build(cache_dir: &Path, name: &str, app: &[(String, Vec<u8>)]) -> Result<Vec<
     let version = tool
         .as_ref()
         .map_or(COMPONENTIZE_PY_VERSION, |t| t.version.as_str());
-    let key = cache_key(version, app);
+    let key = cache_key(version, world, app);
     let out_dir = cache_dir.join("python");
     let cached = out_dir.join(format!("{name}-{key}.wasm"));
     if let Some(bytes) = read_cached(&cached)? {
         tracing::debug!(plugin = name, path = %cached.display(), elapsed_ms = started.elapsed().as_millis() as u64, "Python component from cache");
-        return Ok(bytes);
+        return Ok((bytes, true));
     }
     create_dir(cache_dir)?;
     let _across_processes = FileLock::acquire(&cache_dir.join("python-build.lock"))?;
     // Another process may have built it while this one waited for the lock.
     if let Some(bytes) = read_cached(&cached)? {
-        return Ok(bytes);
+        return Ok((bytes, true));
     }
     let tool = match tool {
         Some(t) => t,
@@ -188,20 +291,21 @@ fn build(cache_dir: &Path, name: &str, app: &[(String, Vec<u8>)]) -> Result<Vec<
         );
     }
     // The key names the version actually used.
-    let key = cache_key(&tool.version, app);
+    let key = cache_key(&tool.version, world, app);
     let cached = out_dir.join(format!("{name}-{key}.wasm"));
     if let Some(bytes) = read_cached(&cached)? {
-        return Ok(bytes);
+        return Ok((bytes, true));
     }
     tracing::info!(
         plugin = name,
+        world = world.name(),
         "building the Python component with componentize-py {} (first use only; about 20 s)",
         tool.version
     );
     let stage = cache_dir
         .join("python-build")
         .join(format!("{name}-{key}-{}", std::process::id()));
-    let result = componentize(&tool, name, &stage, app);
+    let result = componentize(&tool, name, world, &stage, app);
     let _ = fs::remove_dir_all(&stage);
     let bytes = result?;
     create_dir(&out_dir)?;
@@ -209,6 +313,7 @@ fn build(cache_dir: &Path, name: &str, app: &[(String, Vec<u8>)]) -> Result<Vec<
     fs::write(&tmp, &bytes)
         .and_then(|()| fs::rename(&tmp, &cached))
         .map_err(|e| format!("cannot write {}: {e}", cached.display()))?;
+    prune(&out_dir, name, KEPT_PER_NAME);
     tracing::info!(
         plugin = name,
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
@@ -216,12 +321,20 @@ fn build(cache_dir: &Path, name: &str, app: &[(String, Vec<u8>)]) -> Result<Vec<
         path = %cached.display(),
         "built the Python component"
     );
-    Ok(bytes)
+    Ok((bytes, false))
 }
 
+/// Reads a cached component, marking it as recently used for [`prune`].
 fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, String> {
     match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
+        Ok(bytes) => {
+            // Best effort: a read-only cache still works, it only prunes by build time.
+            let _ = fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(SystemTime::now()));
+            Ok(Some(bytes))
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -231,10 +344,43 @@ fn create_dir(dir: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
+/// Whether `file` is a cached component of plugin `name`: `<name>-<32 hex digits>.wasm`.
+fn is_component_of(file: &str, name: &str) -> bool {
+    file.strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".wasm"))
+        .is_some_and(|key| key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes all but the `keep` most recently used cached components of `name`. The cache
+/// only saves time, so failures are logged and otherwise ignored.
+fn prune(out_dir: &Path, name: &str, keep: usize) {
+    let Ok(entries) = fs::read_dir(out_dir) else {
+        return;
+    };
+    let mut mine: Vec<(SystemTime, PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let file = e.file_name();
+            if !is_component_of(file.to_str()?, name) {
+                return None;
+            }
+            Some((e.metadata().ok()?.modified().ok()?, e.path()))
+        })
+        .collect();
+    mine.sort_unstable_by(|a, b| b.cmp(a));
+    for (_, path) in mine.into_iter().skip(keep) {
+        if let Err(e) = fs::remove_file(&path) {
+            tracing::debug!(path = %path.display(), error = %e, "could not remove an old Python component");
+        }
+    }
+}
+
 /// Stages the sources, the SDK and the WIT files and runs componentize-py.
 fn componentize(
     tool: &Tool,
     name: &str,
+    world: PyWorld,
     stage: &Path,
     app: &[(String, Vec<u8>)],
 ) -> Result<Vec<u8>, String> {
@@ -249,7 +395,9 @@ fn componentize(
     for (rel, bytes) in app {
         write(&format!("app/{rel}"), bytes)?;
     }
-    write(&format!("sdk/{}", SDK_FILE.0), SDK_FILE.1.as_bytes())?;
+    for (file, text) in world.sdk() {
+        write(&format!("sdk/{file}"), text.as_bytes())?;
+    }
     for (file, text) in WIT_FILES {
         write(&format!("wit/{file}"), text.as_bytes())?;
     }
@@ -259,8 +407,15 @@ fn componentize(
     // component's code objects.
     let run = Command::new(&tool.path)
         .current_dir(stage)
-        .args(["-d", "wit", "-w", WORLD, "componentize", "--stub-wasi"])
-        .args(["-p", "app", "-p", "sdk", APP_MODULE, "-o"])
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            world.name(),
+            "componentize",
+            "--stub-wasi",
+        ])
+        .args(["-p", "app", "-p", "sdk", world.app_module(), "-o"])
         .arg(format!("{name}.wasm"))
         .output()
         .map_err(|e| format!("cannot run {}: {e}", tool.path.display()))?;
@@ -472,10 +627,10 @@ impl Drop for FileLock {
 }
 
 /// Hex key over everything that determines the component.
-fn cache_key(tool_version: &str, app: &[(String, Vec<u8>)]) -> String {
+fn cache_key(tool_version: &str, world: PyWorld, app: &[(String, Vec<u8>)]) -> String {
     let mut h = Fnv128::new();
     h.part(RECIPE.as_bytes());
-    h.part(WORLD.as_bytes());
+    h.part(world.name().as_bytes());
     h.part(tool_version.as_bytes());
     let mut files: Vec<(&str, &[u8])> = app
         .iter()
@@ -487,7 +642,9 @@ fn cache_key(tool_version: &str, app: &[(String, Vec<u8>)]) -> String {
         h.part(path.as_bytes());
         h.part(bytes);
     }
-    h.part(SDK_FILE.1.as_bytes());
+    for (_, text) in world.sdk() {
+        h.part(text.as_bytes());
+    }
     for (file, text) in WIT_FILES {
         h.part(file.as_bytes());
         h.part(text.as_bytes());
@@ -526,51 +683,112 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_key_covers_version_paths_and_contents() {
+    fn the_key_covers_version_world_paths_and_contents() {
         let app = |p: &str, b: &[u8]| vec![(p.to_string(), b.to_vec())];
-        let k = cache_key("0.25.1", &app("processor.py", b"x"));
+        let proc = PyWorld::Processor;
+        let k = cache_key("0.25.1", proc, &app("processor.py", b"x"));
         assert_eq!(k.len(), 32);
-        assert_eq!(k, cache_key("0.25.1", &app("processor.py", b"x")));
-        assert_ne!(k, cache_key("0.25.2", &app("processor.py", b"x")));
-        assert_ne!(k, cache_key("0.25.1", &app("processor.py", b"y")));
-        assert_ne!(k, cache_key("0.25.1", &app("other.py", b"x")));
+        assert_eq!(k, cache_key("0.25.1", proc, &app("processor.py", b"x")));
+        assert_ne!(k, cache_key("0.25.2", proc, &app("processor.py", b"x")));
+        assert_ne!(k, cache_key("0.25.1", proc, &app("processor.py", b"y")));
+        assert_ne!(k, cache_key("0.25.1", proc, &app("other.py", b"x")));
+        assert_ne!(
+            k,
+            cache_key("0.25.1", PyWorld::Functions, &app("processor.py", b"x"))
+        );
         let two = vec![
             ("a.py".to_string(), b"1".to_vec()),
             ("b.py".to_string(), b"2".to_vec()),
         ];
         let swapped = vec![two[1].clone(), two[0].clone()];
-        assert_eq!(cache_key("v", &two), cache_key("v", &swapped));
+        assert_eq!(cache_key("v", proc, &two), cache_key("v", proc, &swapped));
     }
 
     #[test]
-    fn sources_skip_tests_and_caches() {
+    fn sources_skip_tests_caches_components_and_the_vendored_sdk() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        fs::create_dir_all(p.join("pkg/__pycache__")).unwrap();
-        fs::create_dir_all(p.join("tests")).unwrap();
+        for d in [
+            "pkg/__pycache__",
+            "tests",
+            "vendor/sdk/python",
+            "vendor/wit",
+            "vendor/lib",
+        ] {
+            fs::create_dir_all(p.join(d)).unwrap();
+        }
         fs::write(p.join("processor.py"), "x").unwrap();
+        fs::write(p.join("plugin.wasm"), "built").unwrap();
+        fs::write(p.join(".plugin.wasm.tmp"), "partial").unwrap();
         fs::write(p.join("pkg/mod.py"), "y").unwrap();
         fs::write(p.join("pkg/__pycache__/mod.cpython-311.pyc"), "z").unwrap();
         fs::write(p.join("tests/test_x.py"), "t").unwrap();
+        fs::write(p.join("vendor/sdk/python/vessel_plugin.py"), "sdk").unwrap();
+        fs::write(p.join("vendor/wit/types.wit"), "wit").unwrap();
+        fs::write(p.join("vendor/lib/dep.py"), "dep").unwrap();
         let mut files = Vec::new();
         collect_sources(p, p, &mut files).unwrap();
         files.sort();
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["pkg/mod.py", "processor.py"]);
+        assert_eq!(names, ["pkg/mod.py", "processor.py", "vendor/lib/dep.py"]);
     }
 
     #[test]
-    fn a_source_dir_needs_processor_py() {
+    fn a_source_dir_needs_exactly_one_entry_module() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("app.py"), "x").unwrap();
         let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
-        assert!(err.contains("has no processor.py"), "{err}");
+        assert!(err.contains("has no processor.py or functions.py"), "{err}");
+        assert_eq!(PyWorld::of_dir(dir.path()), None);
+        fs::write(dir.path().join("processor.py"), "x").unwrap();
+        fs::write(dir.path().join("functions.py"), "x").unwrap();
+        let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
+        assert!(
+            err.contains("has both processor.py and functions.py"),
+            "{err}"
+        );
+        fs::remove_file(dir.path().join("processor.py")).unwrap();
+        assert_eq!(PyWorld::of_dir(dir.path()), Some(PyWorld::Functions));
     }
 
     #[test]
-    fn the_embedded_py_calc_sources_are_complete() {
+    fn pruning_keeps_the_newest_components_of_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |i: u8| format!("{:032x}", i);
+        let t0 = SystemTime::now() - Duration::from_secs(100);
+        for i in 0..5u8 {
+            let path = dir.path().join(format!("calc-{}.wasm", key(i)));
+            fs::write(&path, "c").unwrap();
+            let f = fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(t0 + Duration::from_secs(u64::from(i)))
+                .unwrap();
+        }
+        let other = dir.path().join(format!("calc-two-{}.wasm", key(9)));
+        fs::write(&other, "o").unwrap();
+        prune(dir.path(), "calc", 2);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("calc-{}.wasm", key(3)),
+                format!("calc-{}.wasm", key(4)),
+                format!("calc-two-{}.wasm", key(9)),
+            ]
+        );
+        assert!(!is_component_of("calc-x.wasm", "calc"));
+    }
+
+    #[test]
+    fn the_embedded_sources_are_complete() {
         assert!(PY_CALC_FILES[0].1.contains("vessel_plugin.export(PyCalc)"));
         assert!(SDK_FILE.1.contains("def export(cls)"));
+        assert!(FUNCTIONS_SDK_FILE.1.contains("def export(*functions)"));
+        assert!(FUNCTIONS_SDK_FILE.1.contains("import vessel_plugin"));
         assert!(WIT_FILES[1].1.contains("world processor-plugin"));
+        assert!(WIT_FILES[1].1.contains("world function-plugin"));
     }
 }

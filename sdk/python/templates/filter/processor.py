@@ -1,0 +1,10 @@
+"""Entry module of the {{name}} component: componentize-py looks its exports up here.
+
+The logic is in plugin.py, so that tests/ can import it on plain CPython (`export` works only
+inside the component).
+"""
+
+import vessel_plugin as vp
+from plugin import MinQty
+
+Processor, Instance = vp.export(MinQty)
