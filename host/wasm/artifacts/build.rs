@@ -57,6 +57,10 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    // Test guests are small and speed is not what they test: skip the guest workspace's
+    // whole-program optimisation (LTO, one codegen unit) to keep test builds short.
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the test guests: {e}"));
