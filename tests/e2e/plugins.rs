@@ -8,7 +8,7 @@
 //! and SDKs reuses the built components and their compiled code. The first JavaScript build
 //! installs componentize-js there with npm.
 
-use crate::support::{s, vessel_ok};
+use crate::support::{s, vessel_env_ok, vessel_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -189,20 +189,7 @@ fn cache_dir() -> PathBuf {
 
 /// Runs `vessel` with the shared cache; fails the test with its output unless it exits 0.
 fn vessel_cached(args: &[&str]) -> Output {
-    let out = Command::new(vessel_tests::vessel_bin())
-        .args(args)
-        .env("VESSEL_LOG", "warn")
-        .env("VESSEL_CACHE_DIR", cache_dir())
-        .output()
-        .expect("vessel runs");
-    assert!(
-        out.status.success(),
-        "vessel {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    vessel_env_ok(args, &[("VESSEL_CACHE_DIR", &cache_dir())])
 }
 
 /// Creates a `lang` plugin from the `kind` template and builds it with the shared cache;

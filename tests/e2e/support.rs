@@ -14,7 +14,17 @@ pub fn vessel(args: &[&str]) -> Output {
 
 /// Runs `vessel` and fails the test with its output when it does not exit 0.
 pub fn vessel_ok(args: &[&str]) -> Output {
-    let out = vessel(args);
+    vessel_env_ok(args, &[])
+}
+
+/// [`vessel_ok`] with variables added to the environment.
+pub fn vessel_env_ok(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let out = Command::new(vessel_tests::vessel_bin())
+        .args(args)
+        .env("VESSEL_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("vessel runs");
     assert!(
         out.status.success(),
         "vessel {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
