@@ -46,14 +46,13 @@ from vessel_plugin import (  # noqa: F401  (re-exported for plugin authors)
     BOOL, DATETIME, DECIMAL2, FIELD_TYPES, FLOAT, INT, STRING, Failed, PluginError,
 )
 
-try:  # Inside a component built for the function-plugin world.
-    from componentize_py_types import Err as _WitErr
+from vessel_plugin import _WitErr, _wt, log, log_enabled, local_log  # noqa: F401
+
+try:  # Inside a component built for the function-plugin world: the exports.
     from wit_world import exports as _wit_exports
     from wit_world.exports import functions as _wf
-    from wit_world.imports import host as _wh
-    from wit_world.imports import types as _wt
 except ImportError:  # Plain CPython, or a component of another world.
-    _WitErr = _wit_exports = _wf = _wh = _wt = None
+    _wit_exports = _wf = None
 
 __all__ = [
     "INT", "FLOAT", "DECIMAL2", "STRING", "BOOL", "DATETIME", "FIELD_TYPES",
@@ -313,94 +312,15 @@ def seal_imports(hint=""):
     `functions.py`."""
     if _wf is None:
         return
-    # componentize-py itself imports `random` after the app module; it must be loaded first.
-    import random  # noqa: F401
     _vp.seal_imports(hint)
-
-
-# ---------------------------------------------------------------------------------------
-# Logging
-
-
-_LEVELS = ("trace", "debug", "info", "warn", "error")
-#: Lines logged outside a component (plain CPython): (level, message).
-local_log = []
-
-
-class _Log:
-    """`log.info("...")` and siblings write to the host's log (with the node and plugin);
-    `log.enabled(level)` tells whether a level is kept."""
-
-    @staticmethod
-    def write(level, message):
-        if level not in _LEVELS:
-            raise ValueError("log level %r; use one of %s" % (level, ", ".join(_LEVELS)))
-        if _wh is not None:
-            _wh.log(_wt.LogLevel[level.upper()], str(message))
-        else:
-            local_log.append((level, str(message)))
-
-    @staticmethod
-    def enabled(level):
-        if _wh is not None:
-            return _wh.log_enabled(_wt.LogLevel[level.upper()])
-        return True
-
-    def trace(self, message):
-        self.write("trace", message)
-
-    def debug(self, message):
-        self.write("debug", message)
-
-    def info(self, message):
-        self.write("info", message)
-
-    def warn(self, message):
-        self.write("warn", message)
-
-    def error(self, message):
-        self.write("error", message)
-
-
-log = _Log()
-log_enabled = _Log.enabled
-
-
-class _LogStream:
-    """Forwards whole lines to the host log: with `--stub-wasi` a write to the real stdout
-    or stderr traps, so the export glue installs one of these as each (`print` then logs)."""
-
-    def __init__(self, level):
-        self.level = level
-        self._buf = ""
-
-    def write(self, text):
-        text = str(text)
-        self._buf += text
-        if "\n" in self._buf:
-            *lines, self._buf = self._buf.split("\n")
-            for line in lines:
-                log.write(self.level, line)
-        return len(text)
-
-    def flush(self):
-        if self._buf:
-            log.write(self.level, self._buf)
-            self._buf = ""
-
-    def isatty(self):
-        return False
-
-    def writable(self):
-        return True
 
 
 def _redirect_stdio():
     # Done on the first call rather than at import: the import runs at build time, when
     # the host is not there to log to.
-    if not isinstance(sys.stdout, _LogStream):
-        sys.stdout = _LogStream("info")
-        sys.stderr = _LogStream("warn")
+    if not isinstance(sys.stdout, _vp._LogStream):
+        sys.stdout = _vp._LogStream("info")
+        sys.stderr = _vp._LogStream("warn")
 
 
 # ---------------------------------------------------------------------------------------

@@ -66,17 +66,22 @@ import json
 import re
 import sys
 from array import array
-from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from itertools import accumulate, repeat
+from operator import attrgetter, itemgetter, le, methodcaller
 
-try:  # Inside a component: the bindings componentize-py generates for wit/.
+try:  # Inside a component of either world: the host imports componentize-py generates.
     from componentize_py_types import Err as _WitErr
-    from wit_world import exports as _wit_exports
-    from wit_world.exports import processor as _wp
     from wit_world.imports import host as _wh
     from wit_world.imports import types as _wt
 except ImportError:  # Plain CPython: codec, runtime and harness only.
-    _WitErr = _wit_exports = _wp = _wh = _wt = None
+    _WitErr = _wh = _wt = None
+try:  # Inside a processor component: the exports.
+    from wit_world import exports as _wit_exports
+    from wit_world.exports import processor as _wp
+except ImportError:  # Plain CPython, or a function component (vessel_functions).
+    _wit_exports = _wp = None
 
 # componentize-py's glue imports atexit when it hands out the first resource, after the
 # build-time snapshot: importing it now keeps it in sys.modules.
@@ -118,6 +123,12 @@ _I64_MIN = -(1 << 63)
 _I64_MAX = (1 << 63) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CENT = Decimal("0.01")
+# The context of the SDK's own decimal arithmetic, whatever the plugin does to the current
+# one: wide enough for every 64-bit hundredths value, rounding half away from zero.
+_DEC_CTX = Context(prec=40, rounding=ROUND_HALF_UP, Emin=-999999, Emax=999999)
+_QUANTIZE_CENT = methodcaller("quantize", _CENT, None, _DEC_CTX)
+_SCALEB_UP = methodcaller("scaleb", 2, _DEC_CTX)
+_SCALEB_DOWN = methodcaller("scaleb", -2, _DEC_CTX)
 
 
 def _check_type(ty):
@@ -205,6 +216,13 @@ class RowError(Exception):
 def _float_hundredths(x):
     """Hundredths of a finite float through its shortest round-trip decimal, rounded half
     away from zero: digit arithmetic on `repr` (the exact decimal), no Decimal needed."""
+    h = x * 100.0
+    if -1e9 < h < 1e9:
+        # Below 1e9 hundredths, `h` is within 1e-6 of the shortest decimal times 100, so
+        # unless it is about halfway between two integers, the nearest integer is the answer.
+        c = round(h)
+        if -0.4999 < h - c < 0.4999:
+            return c
     text = repr(x)
     if "e" in text or "n" in text:  # exponent form (or inf/nan): let Decimal do it
         return None
@@ -241,7 +259,7 @@ def decimal_to_hundredths(value):
     else:
         raise TypeError("%s is not a decimal2" % type(value).__name__)
     try:
-        c = int(d.quantize(_CENT, rounding=ROUND_HALF_UP).scaleb(2))
+        c = int(d.quantize(_CENT, context=_DEC_CTX).scaleb(2, _DEC_CTX))
     except InvalidOperation:
         raise ValueError("%s is too large for a decimal2" % value) from None
     if not _I64_MIN <= c <= _I64_MAX:
@@ -251,7 +269,7 @@ def decimal_to_hundredths(value):
 
 def hundredths_to_decimal(c):
     """The Decimal (2 places) of a decimal2 in hundredths."""
-    return Decimal(c).scaleb(-2)
+    return Decimal(c).scaleb(-2, _DEC_CTX)
 
 
 def datetime_to_micros(value):
@@ -266,42 +284,34 @@ def datetime_to_micros(value):
 
 def micros_to_datetime(us):
     """The UTC datetime of microseconds since the epoch."""
-    return _EPOCH + timedelta(microseconds=us)
+    return _EPOCH + timedelta(0, 0, us)
 
 
 def format_iso_millis(us):
     """`YYYY-MM-DDThh:mm:ss.mmm+00:00` of microseconds since the epoch (UTC; sub-millisecond
     digits are dropped), Capillaries' text form of a datetime for Python code."""
-    t = micros_to_datetime(us)
+    t = _EPOCH + timedelta(0, 0, us)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00" % (
         t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond // 1000)
 
 
-_ISO_MILLIS = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})([+-])(\d{2}):(\d{2})",
-    re.ASCII)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_ISO_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}", re.ASCII)
 
 
 def parse_iso_millis(s):
     """Microseconds since the epoch of `YYYY-MM-DDThh:mm:ss.mmm±hh:mm` (exactly: 3 digits of
     milliseconds and an offset with a colon, no `Z`), the format Capillaries reads back."""
-    m = _ISO_MILLIS.fullmatch(s) if isinstance(s, str) else None
     try:
-        if m is None:
+        # The exact form, and fields in range where datetime would accept more (24:00).
+        if not (isinstance(s, str) and _ISO_MILLIS.fullmatch(s) and s[11:13] <= "23"
+                and s[14:16] <= "59" and s[17:19] <= "59" and s[24:26] <= "23"
+                and s[27:29] <= "59"):
             raise ValueError
-        y, mo, d, h, mi, sec, ms, sign, oh, om = m.groups()
-        h, mi, sec, oh, om = int(h), int(mi), int(sec), int(oh), int(om)
-        if h > 23 or mi > 59 or sec > 59 or oh > 23 or om > 59:
-            raise ValueError
-        days = date(int(y), int(mo), int(d)).toordinal() - _EPOCH_DAY
+        d = datetime.fromisoformat(s) - _EPOCH
     except ValueError:
         raise ValueError("%r is not a datetime in the form YYYY-MM-DDThh:mm:ss.mmm+hh:mm" % (s,)) \
             from None
-    off = oh * 3600 + om * 60
-    if sign == "-":
-        off = -off
-    return (days * 86400 + h * 3600 + mi * 60 + sec - off) * 1000000 + int(ms) * 1000
+    return (d.days * 86400 + d.seconds) * 1000000 + d.microseconds
 
 
 def _to_raw(ty, value):
@@ -349,6 +359,10 @@ _ZERO_RAW = {INT: 0, FLOAT: 0.0, DECIMAL2: 0, STRING: "", BOOL: False,
 
 # ---------------------------------------------------------------------------------------
 # Decoding: column views over the buffers of a batch
+#
+# Work is done a column at a time with C-level loops (`map`, `memoryview.tolist`, bytes
+# methods) rather than one Python call per value: inside a component the interpreter is
+# Wasm code, and per-value Python work is what a batch's time is made of.
 
 
 def _as_buffer(b, what):
@@ -376,11 +390,77 @@ def _numbers(buf, code, n, what):
     return a
 
 
+# b"0"/b"1" ↔ b"\x00"/b"\x01", for turning bitmaps into binary digits and back.
+_DIGITS_TO_BITS = bytes.maketrans(b"01", b"\x00\x01")
+_BITS_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+
+
 def _bits(buf, n, what):
     if len(buf) != (n + 7) // 8:
         raise Failed("%s holds %d bytes, expected %d for %d rows"
                      % (what, len(buf), (n + 7) // 8, n))
-    return [bool(buf[i >> 3] >> (i & 7) & 1) for i in range(n)]
+    if not n:
+        return []
+    # The bitmap as one integer (bit i is row i), its binary digits least significant first.
+    digits = bin(int.from_bytes(bytes(buf), "little"))[:1:-1].ljust(n, "0")[:n]
+    return list(map(bool, digits.encode("ascii").translate(_DIGITS_TO_BITS)))
+
+
+def _strings(data, offs, n, what):
+    """The `n` strings of a string column (`data`: bytes, `offs`: n + 1 offsets)."""
+    if n and (offs[0] != 0 or offs[n] != len(data)):
+        raise Failed("%s offsets do not span its %d bytes" % (what, len(data)))
+    if not n:
+        return []
+    offs = offs.tolist()
+    starts, ends = offs[:n], offs[1:]
+    if not all(map(le, starts, ends)):
+        row = next(i for i, (a, b) in enumerate(zip(starts, ends)) if b < a)
+        raise Failed("%s offsets decrease at row %d" % (what, row))
+    spans = list(map(slice, starts, ends))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and len(text) == len(data):  # ASCII: byte offsets are str offsets
+        return list(map(text.__getitem__, spans))
+    try:
+        return list(map(bytes.decode, map(data.__getitem__, spans)))
+    except UnicodeDecodeError:
+        pass
+    for i, span in enumerate(spans):
+        try:
+            data[span].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Failed("%s row %d is not UTF-8: %s" % (what, i, e)) from None
+    raise AssertionError("unreachable")
+
+
+def _py_values(ty, raw, valid):
+    """The Python values of a column's raw values (`None` where `valid` is False)."""
+    if ty == DECIMAL2:
+        values = list(map(_SCALEB_DOWN, map(Decimal, raw)))
+    elif ty == DATETIME:
+        n = len(raw)
+        try:
+            values = list(map(_EPOCH.__add__, map(timedelta, repeat(0, n), repeat(0, n), raw)))
+        except OverflowError:
+            for i, us in enumerate(raw):
+                try:
+                    micros_to_datetime(us)
+                except OverflowError:
+                    raise Failed("row %d holds %d µs since 1970, outside Python's datetime "
+                                 "range" % (i, us)) from None
+            raise
+    elif isinstance(raw, (memoryview, array)):
+        values = raw.tolist()
+    else:
+        values = list(raw)
+    if valid is not None:
+        for i, v in enumerate(valid):
+            if not v:
+                values[i] = None
+    return values
 
 
 class Column:
@@ -391,7 +471,7 @@ class Column:
     `None` for a null. Numbers are not copied: the view reads the batch's buffer.
     """
 
-    __slots__ = ("name", "type", "raw", "valid")
+    __slots__ = ("name", "type", "raw", "valid", "_py")
 
     def __init__(self, name, type, raw, valid=None):
         self.name = name
@@ -399,6 +479,7 @@ class Column:
         self.raw = raw
         #: list of bool, or None when no value is null (what the host sends today)
         self.valid = valid
+        self._py = None
 
     @classmethod
     def decode(cls, name, type, n, values, offsets=None, validity=None):
@@ -410,20 +491,7 @@ class Column:
             if offsets is None:
                 raise Failed("%s is a string column without offsets" % what)
             offs = _numbers(_as_buffer(offsets, what + " offsets"), "I", n + 1, what + " offsets")
-            data = bytes(values)
-            if n and (offs[0] != 0 or offs[n] != len(data)):
-                raise Failed("%s offsets do not span its %d bytes" % (what, len(data)))
-            raw = []
-            prev = 0
-            try:
-                for i in range(1, n + 1):
-                    end = offs[i]
-                    if end < prev:
-                        raise Failed("%s offsets decrease at row %d" % (what, i - 1))
-                    raw.append(data[prev:end].decode("utf-8"))
-                    prev = end
-            except UnicodeDecodeError as e:
-                raise Failed("%s row %d is not UTF-8: %s" % (what, len(raw), e)) from None
+            raw = _strings(bytes(values), offs, n, what)
         elif offsets is not None:
             raise Failed("%s is a %s column with offsets" % (what, type))
         elif type == BOOL:
@@ -441,10 +509,23 @@ class Column:
                 valid = None
         return cls(name, type, raw, valid)
 
+    def values(self):
+        """Every value as a Python value (see the module docs), `None` for a null; converted
+        once, all at a time, and cached: do not modify the list."""
+        py = self._py
+        if py is None:
+            try:
+                py = self._py = _py_values(self.type, self.raw, self.valid)
+            except Failed as e:
+                raise Failed("column `%s` %s" % (self.name, e.message)) from None
+        return py
+
     def __len__(self):
         return len(self.raw)
 
     def __getitem__(self, i):
+        if self._py is not None:
+            return self._py[i]
         if self.valid is not None and not self.valid[i]:
             return None
         return _from_raw(self.type, self.raw[i])
@@ -453,8 +534,8 @@ class Column:
         return self.valid is not None and not self.valid[i]
 
     def to_list(self):
-        """Every value as a Python value (see the module docs)."""
-        return [self[i] for i in range(len(self.raw))]
+        """Every value as a Python value (see the module docs), in a new list."""
+        return list(self.values())
 
 
 class Batch:
@@ -464,13 +545,19 @@ class Batch:
     iteration over rows.
     """
 
-    __slots__ = ("schema", "columns", "row_count", "_index")
+    # _wanted: None (rows hold every field), or the runtime's set of decimal2 and datetime
+    # fields that rows hold (the others are converted when a row first reads them, see
+    # _PartialRow); _grew: a field joined _wanted while the rows were being made.
+    __slots__ = ("schema", "columns", "row_count", "_index", "_names", "_wanted", "_grew")
 
     def __init__(self, schema, columns, row_count):
         self.schema = list(schema)
         self.columns = list(columns)
         self.row_count = row_count
         self._index = {f.name: i for i, f in enumerate(self.schema)}
+        self._names = [f.name for f in self.schema]
+        self._wanted = None
+        self._grew = False
 
     @classmethod
     def decode(cls, schema, row_count, wire_columns):
@@ -500,55 +587,75 @@ class Batch:
             raise IndexError("row %d of a batch of %d rows" % (i, self.row_count))
         return Row(self, i)
 
+    def _row_source(self, start):
+        """(names, an iterator of value tuples from row `start`, the row class): what the
+        runtime makes rows from. A decimal2 or datetime field that no row has read yet is
+        left out (its Python values cost more to make than anything else), unless its values
+        exist already; rows then are `_PartialRow`s, which convert it if it is read."""
+        wanted = self._wanted
+        names = []
+        cols = []
+        partial = False
+        for f, c in zip(self.schema, self.columns):
+            if wanted is not None and f.type in _LAZY_TYPES and c._py is None \
+                    and f.name not in wanted:
+                partial = True
+                continue
+            names.append(f.name)
+            values = c.values()
+            cols.append(values[start:] if start else values)
+        self._grew = False
+        it = zip(*cols) if cols else repeat((), self.row_count - start)
+        return names, it, (_PartialRow if partial else _Row)
+
+    def _read(self, name):
+        """A row read the left-out field `name`: from now on rows hold it."""
+        self._wanted.add(name)
+        self._grew = True
+
     def __iter__(self):
-        for i in range(self.row_count):
-            yield Row(self, i)
+        names, it, make = self._row_source(0)
+        for i, values in enumerate(it):
+            row = make(zip(names, values))
+            row.batch = self
+            row.index = i
+            yield row
 
     rows = __iter__
 
 
-class Row:
-    """One row of a batch, read like a dict: `row["price"]`, `row.get(...)`, `keys()`,
-    `items()`, `in`. Typed readers (`row.int(name)`, `row.decimal2(name)`,
-    `row.hundredths(name)`, `row.micros(name)`, ...) also check the field's type."""
+class Row(dict):
+    """One row of a batch: a dict of the read fields' Python values (`row["price"]`,
+    `row.get(...)`, `in`, iteration over the names), plus `row.index` (the row in its batch),
+    `row.batch`, `keys()`/`values()`/`items()` as lists and `to_dict()`. Typed readers
+    (`row.int(name)`, `row.decimal2(name)`, `row.hundredths(name)`, `row.micros(name)`, ...)
+    also check the field's type."""
 
     __slots__ = ("batch", "index")
 
     def __init__(self, batch, index):
+        dict.__init__(self, zip(batch._names, [c.values()[index] for c in batch.columns]))
         self.batch = batch
         self.index = index
 
-    def __getitem__(self, name):
-        return self.batch.column(name)[self.index]
-
-    def get(self, name, default=None):
-        if name in self.batch._index:
-            return self[name]
-        return default
-
-    def __contains__(self, name):
-        return name in self.batch._index
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self):
-        return len(self.batch.schema)
+    def __missing__(self, name):
+        raise KeyError("the batch has no column `%s` (it has %s)"
+                       % (name, ", ".join(self.batch._names) or "none"))
 
     def keys(self):
-        return [f.name for f in self.batch.schema]
+        return list(dict.keys(self))
 
     def values(self):
-        return [c[self.index] for c in self.batch.columns]
+        return list(dict.values(self))
 
     def items(self):
-        return list(zip(self.keys(), self.values()))
+        return list(dict.items(self))
 
     def to_dict(self):
-        return dict(self.items())
+        return dict(self)
 
     def __repr__(self):
-        return "Row(%d, %r)" % (self.index, self.to_dict())
+        return "Row(%d, %r)" % (self.index, dict(self))
 
     def _typed(self, name, types, raw=False):
         col = self.batch.column(name)
@@ -583,6 +690,89 @@ class Row:
         return self._typed(name, (DATETIME,), raw=True)
 
 
+class _Row(Row):
+    """The rows the runtime makes: built from (name, value) pairs by dict's own constructor,
+    with no Python code per row."""
+
+    __slots__ = ()
+    __init__ = dict.__init__
+
+
+_LAZY_TYPES = (DECIMAL2, DATETIME)
+
+
+class _PartialRow(_Row):
+    """A row made without some decimal2 or datetime fields that no row had read yet: reading
+    one converts that column and adds the value (later rows then hold the field); the
+    methods that see the whole row complete it first, so it behaves as a full `Row`."""
+
+    __slots__ = ()
+
+    def __missing__(self, name):
+        batch = self.batch
+        i = batch._index.get(name)
+        if i is None:
+            return Row.__missing__(self, name)
+        value = batch.columns[i].values()[self.index]
+        dict.__setitem__(self, name, value)
+        if batch._wanted is not None:
+            batch._read(name)
+        return value
+
+    def _complete(self):
+        for name in self.batch._names:
+            if not dict.__contains__(self, name):
+                self.__missing__(name)
+        return self
+
+    def __contains__(self, name):
+        return name in self.batch._index
+
+    def __iter__(self):
+        return iter(self.batch._names)
+
+    def __reversed__(self):
+        return reversed(self.batch._names)
+
+    def __len__(self):
+        return len(self.batch._names)
+
+    def __eq__(self, other):
+        return dict.__eq__(self._complete(), other)
+
+    def __ne__(self, other):
+        return dict.__ne__(self._complete(), other)
+
+    def get(self, name, default=None):
+        return self[name] if name in self.batch._index else dict.get(self, name, default)
+
+    def keys(self):
+        return list(self.batch._names)
+
+    def values(self):
+        return [self[name] for name in self.batch._names]
+
+    def items(self):
+        return [(name, self[name]) for name in self.batch._names]
+
+    def to_dict(self):
+        return {name: self[name] for name in self.batch._names}
+
+    copy = to_dict
+
+    def __repr__(self):
+        return "Row(%d, %r)" % (self.index, self.to_dict())
+
+    def pop(self, *args):
+        return dict.pop(self._complete(), *args)
+
+    def popitem(self):
+        return dict.popitem(self._complete())
+
+    def setdefault(self, name, default=None):
+        return dict.setdefault(self._complete(), name, default)
+
+
 # ---------------------------------------------------------------------------------------
 # Encoding: column builders
 
@@ -610,11 +800,25 @@ def _le_bytes(a):
 
 
 def _pack_bits(bits):
-    out = bytearray((len(bits) + 7) // 8)
-    for i, b in enumerate(bits):
-        if b:
-            out[i >> 3] |= 1 << (i & 7)
-    return bytes(out)
+    """An Arrow bitmap (least significant bit first) of the truth values in `bits`."""
+    n = len(bits)
+    if not n:
+        return b""
+    digits = bytes(map(bool, bits))[::-1].translate(_BITS_TO_DIGITS)
+    return int(digits, 2).to_bytes((n + 7) // 8, "little")
+
+
+def _encode_strings(strs):
+    """(offsets, values) of a string column: `rows + 1` u32 offsets and the UTF-8 bytes."""
+    joined = "".join(strs)
+    data = joined.encode("utf-8")
+    if len(data) == len(joined):  # ASCII: a str's length is its byte length
+        lengths = map(len, strs)
+    else:
+        parts = list(map(str.encode, strs))
+        lengths = map(len, parts)
+    offs = array("I", accumulate(lengths, initial=0))
+    return _le_bytes(offs), data
 
 
 class ColumnBuilder:
@@ -665,15 +869,8 @@ class ColumnBuilder:
         """The column in wire form (a `WireColumn`)."""
         validity = _pack_bits(self._valid) if self._valid is not None else None
         if self.type == STRING:
-            offs = array("I", [0])
-            parts = []
-            pos = 0
-            for s in self._vals:
-                b = s.encode("utf-8")
-                parts.append(b)
-                pos += len(b)
-                offs.append(pos)
-            return WireColumn(validity, _le_bytes(offs), b"".join(parts))
+            offsets, values = _encode_strings(self._vals)
+            return WireColumn(validity, offsets, values)
         if self.type == BOOL:
             return WireColumn(validity, None, _pack_bits(self._vals))
         return WireColumn(validity, None, _le_bytes(self._vals))
@@ -921,8 +1118,32 @@ class _PluginBug(Exception):
     pass
 
 
-#: Marks a null in an output row being built.
-_NULL = object()
+class _Raw:
+    """An output value in raw form: set with `set_raw`, or converted when it was set."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+
+class _Unset:
+    """The type of `_UNSET`, which stands for an output field the plugin did not set."""
+
+    __slots__ = ()
+
+
+_UNSET = _Unset()
+_raw_of = attrgetter("v")
+
+# Output values of these Python types are stored as they are when set, and checked and
+# converted a column at a time when the batch ends; other values are converted when set.
+_AS_IS = {INT: frozenset([int]), FLOAT: frozenset([float, int]),
+          DECIMAL2: frozenset([Decimal, int]), STRING: frozenset([str]),
+          BOOL: frozenset([bool]), DATETIME: frozenset()}
+
+#: `Emit._ok` while no output row is open (a filter; a flat-map before its first push()).
+_CLOSED = {}
 
 
 class Emit:
@@ -938,10 +1159,14 @@ class Emit:
     Fields not set hold their type's zero value.
     """
 
-    __slots__ = ("_out",)
+    # _row: the open output row, a dict of the values set so far (or a list of raw values
+    # after set_all_raw); _ok: output name → the value types kept as they are, or _CLOSED.
+    __slots__ = ("_out", "_row", "_ok")
 
     def __init__(self, out):
         self._out = out
+        self._row = {}
+        self._ok = out.ok if out.kind in (MAP, FILTER_MAP) else _CLOSED
 
     @property
     def kind(self):
@@ -956,107 +1181,239 @@ class Emit:
 
     def push(self, values=None):
         """Starts a new output row (flat-map), optionally setting fields from a dict."""
-        if self._out.kind != FLAT_MAP:
-            raise _PluginBug("push() is for flat-map plugins, and this one is a %s"
-                             % self._out.kind)
-        self._out.commit()
-        self._out.open_row()
+        out = self._out
+        if out.kind != FLAT_MAP:
+            raise _PluginBug("push() is for flat-map plugins, and this one is a %s" % out.kind)
+        if self._ok is not _CLOSED:
+            out.add(self._row)
+        self._row = {}
+        self._ok = out.ok
         if values:
             self.update(values)
         return self
 
+    def __setitem__(self, name, value):
+        if type(value) in self._ok.get(name, ()):
+            try:
+                self._row[name] = value
+                return
+            except TypeError:  # the row holds raw values from set_all_raw
+                pass
+        self._set(name, value)
+
     def set(self, name, value):
+        if type(value) in self._ok.get(name, ()):
+            try:
+                self._row[name] = value
+                return self
+            except TypeError:  # the row holds raw values from set_all_raw
+                pass
+        self._set(name, value)
+        return self
+
+    def _set(self, name, value):
+        """Sets a value that is not kept as it is (converted now), or reports a misuse."""
         out = self._out
-        if out.slots is None:
+        if self._ok is _CLOSED:
             raise _PluginBug("cannot set `%s`: %s" % (name, "call push() to start an output row"
                                                      if out.kind == FLAT_MAP else
                                                      "a filter has no output fields"))
-        i = out.index.get(name)
-        if i is None:
+        ty = out.types.get(name)
+        if ty is None:
             raise _PluginBug("cannot set `%s`: the binding declares no such output (it has %s)"
-                             % (name, ", ".join(f.name for f in out.schema) or "none"))
-        ty = out.schema[i].type
-        try:
-            out.slots[i] = _NULL if value is None else _to_raw(ty, value)
-        except (TypeError, ValueError) as e:
-            raise _PluginBug("cannot set `%s` (%s) to %r: %s" % (name, ty, value, e)) from None
-        return self
+                             % (name, ", ".join(out.names) or "none"))
+        if value is not None and type(value) not in self._ok[name]:
+            try:
+                value = _Raw(_to_raw(ty, value))
+            except (TypeError, ValueError, OverflowError) as e:
+                raise _PluginBug("cannot set `%s` (%s) to %r: %s" % (name, ty, value, e)) \
+                    from None
+        self._dict_row()[name] = value
 
-    __setitem__ = set
+    def _dict_row(self):
+        row = self._row
+        if type(row) is not dict:  # raw values from set_all_raw
+            row = self._row = dict(zip(self._out.names, map(_Raw, row)))
+        return row
 
     def set_raw(self, name, raw):
         """Sets a field from its raw form (int hundredths for decimal2, int microseconds for
         datetime, else the Python value), unchecked: the fast path for plugins that convert
         values themselves."""
-        out = self._out
-        i = out.index.get(name) if out.slots is not None else None
-        if i is None:
+        if name not in self._ok:
             return self.set(name, raw)  # reports the misuse
-        out.slots[i] = raw
+        self._dict_row()[name] = None if raw is None else _Raw(raw)
         return self
 
     def set_all_raw(self, raws):
         """Sets every output field at once from raw forms in binding order, unchecked: the
         fast path for plugins that convert values themselves."""
         out = self._out
-        if out.slots is None or len(raws) != len(out.slots):
+        if self._ok is _CLOSED or len(raws) != len(out.names):
             raise _PluginBug("set_all_raw needs an open output row and %d values, got %d"
-                             % (len(out.schema), len(raws)))
-        out.slots = list(raws)
+                             % (len(out.names), len(raws)))
+        self._row = list(raws)
         return self
 
     def update(self, values):
-        for k, v in values.items():
-            self.set(k, v)
+        ok = self._ok
+        for name, value in values.items():
+            row = self._row
+            if type(value) in ok.get(name, ()) and type(row) is dict:
+                row[name] = value
+            else:
+                self._set(name, value)
         return self
 
 
+def _wire(ty, raws, valid):
+    """A column in wire form from raw values; TypeError, ValueError or OverflowError for a
+    raw value the type cannot hold."""
+    validity = _pack_bits(valid) if valid is not None else None
+    if ty == STRING:
+        offsets, values = _encode_strings(raws)
+        return WireColumn(validity, offsets, values)
+    if ty == BOOL:
+        return WireColumn(validity, None, _pack_bits(raws))
+    return WireColumn(validity, None, _le_bytes(array("d" if ty == FLOAT else "q", raws)))
+
+
+def _hundredths_of_decimals(values):
+    return list(map(int, map(_SCALEB_UP, map(_QUANTIZE_CENT, values))))
+
+
+def _hundredths_of_ints(values):
+    return [v * 100 for v in values]
+
+
+def _same(values):
+    return values
+
+
+# Per field type: (the value types converted a column at a time, how).
+_COLUMN_FAST = {
+    INT: ((frozenset([int]), _same),),
+    FLOAT: ((frozenset([float, int]), _same),),
+    DECIMAL2: ((frozenset([Decimal]), _hundredths_of_decimals),
+               (frozenset([int]), _hundredths_of_ints)),
+    STRING: ((frozenset([str]), _same),),
+    BOOL: ((frozenset([bool]), _same),),
+    DATETIME: (),
+}
+_RAW_ONLY = frozenset([_Raw])
+_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, ArithmeticError, UnicodeError)
+
+
+def _encode_output(ty, name, values, input_row, raw=False):
+    """One output column in wire form from the values set in each output row (Python values,
+    `_Raw`, `None` for a null, `_UNSET`; raw values if `raw`). `input_row(k)` is the input row
+    of output row `k`, for messages."""
+    types = set(map(type, values))
+    if not raw:
+        for fast_types, convert in _COLUMN_FAST[ty]:
+            if types <= fast_types:
+                try:
+                    return _wire(ty, convert(values), None)
+                except _ENCODE_ERRORS:
+                    break  # a value out of range: the slow path names it
+        else:
+            if types == _RAW_ONLY:
+                values = list(map(_raw_of, values))
+                raw = True
+                types = set(map(type, values))
+    if raw and type(None) not in types:
+        try:
+            return _wire(ty, values, None)
+        except _ENCODE_ERRORS:
+            pass
+    # One value at a time: zeros for fields not set, nulls, conversions, and precise errors.
+    zero = _ZERO_RAW[ty]
+    raws = []
+    valid = None
+    for k, v in enumerate(values):
+        if type(v) is _Raw:
+            v = v.v
+        elif v is _UNSET:
+            v = zero
+        elif v is not None and not raw:
+            try:
+                v = _to_raw(ty, v)
+            except (TypeError, ValueError, OverflowError) as e:
+                raise Failed("plugin bug at input row %d: cannot set `%s` (%s) to %r: %s"
+                             % (input_row(k), name, ty, v, e)) from None
+        if v is None:
+            if valid is None:
+                valid = [True] * k
+            valid.append(False)
+            v = zero
+        elif valid is not None:
+            valid.append(True)
+        raws.append(v)
+    try:
+        return _wire(ty, raws, valid)
+    except _ENCODE_ERRORS:
+        for k, v in enumerate(raws):
+            try:
+                _wire(ty, [v], None)
+            except _ENCODE_ERRORS as e:
+                raise Failed("plugin bug at input row %d: `%s` (%s) cannot hold the raw value "
+                             "%r: %s" % (input_row(k), name, ty, v, e)) from None
+        raise
+
+
 class _Out:
-    """Output state of one batch."""
+    """Output state of one batch: the output rows so far, each a dict of the values set (or
+    a list of raw values from set_all_raw), encoded a column at a time by `finish`."""
 
     def __init__(self, kind, schema):
         self.kind = kind
         self.schema = schema
-        self.index = {f.name: i for i, f in enumerate(schema)}
-        self.builders = [ColumnBuilder(f.type) for f in schema]
-        # The builders' value lists, appended to directly while no column has a null.
-        self._vals = [b._vals for b in self.builders]
-        self._zeros = [_ZERO_RAW[f.type] for f in schema]
-        self._nulls_seen = False
-        self.rows = 0
-        self.slots = None
-        self.keep = True
+        self.names = [f.name for f in schema]
+        self.types = {f.name: f.type for f in schema}
+        self.ok = {f.name: _AS_IS[f.type] for f in schema}
+        self.rows = []
+        #: the input row of each output row (kept for all kinds but map)
         self.parents = array("I")
+        self.keep = True
         self.current = 0
 
-    def open_row(self):
-        self.slots = self._zeros[:]
+    def add(self, row):
+        self.rows.append(row)
+        self.parents.append(self.current)
 
-    def commit(self):
-        slots = self.slots
-        if slots is None:
-            return
-        if self._nulls_seen or _NULL in slots:
-            self._nulls_seen = True
-            for b, v in zip(self.builders, slots):
-                if v is _NULL:
-                    b.append_null()
-                else:
-                    b.append_raw(v)
+    def finish(self, input_row):
+        """The output columns in wire form (`WireColumn`s); `input_row(k)` is the input row
+        of output row `k`, for messages. Raises `Failed` for a value a field cannot hold."""
+        names = self.names
+        rows = self.rows
+        if not names:
+            return []
+        raw = False
+        if not rows:
+            cols = [[] for _ in names]
         else:
-            for vals, v in zip(self._vals, slots):
-                vals.append(v)
-        self.rows += 1
-        if self.kind == FLAT_MAP:
-            self.parents.append(self.current)
-        self.slots = None
-
-    def rollback(self, rows):
-        for b in self.builders:
-            b.truncate(rows)
-        del self.parents[rows:]
-        self.rows = rows
-        self.slots = None
+            kinds = set(map(type, rows))
+            if kinds == {list}:  # every row from set_all_raw
+                cols = list(zip(*rows))
+                raw = True
+            else:
+                if list in kinds:
+                    rows = [dict(zip(names, map(_Raw, r))) if type(r) is list else r
+                            for r in rows]
+                if len(names) == 1:
+                    try:
+                        cols = [list(map(itemgetter(names[0]), rows))]
+                    except KeyError:
+                        cols = None
+                else:
+                    try:
+                        cols = list(zip(*map(itemgetter(*names), rows)))
+                    except KeyError:
+                        cols = None
+                if cols is None:  # some fields were not set in some rows
+                    cols = [list(map(methodcaller("get", name, _UNSET), rows)) for name in names]
+        return [_encode_output(f.type, f.name, col, input_row, raw)
+                for f, col in zip(self.schema, cols)]
 
 
 class BatchResult:
@@ -1103,6 +1460,8 @@ class Runtime:
         self.reads = reads
         self.outputs = list(binding.outputs)
         self._busy = False
+        #: decimal2 and datetime fields that rows have read (see Batch._row_source)
+        self._wanted = set()
 
     def process(self, row_count, wire_columns):
         """Decodes a batch of the read fields, runs the plugin over every row and encodes
@@ -1120,8 +1479,6 @@ class Runtime:
         kind = self.kind
         out = _Out(kind, self.outputs)
         emit = Emit(out)
-        keep = []
-        row_errors = []
         plugin = self.plugin
         try:
             plugin.begin_batch(batch)
@@ -1129,41 +1486,113 @@ class Runtime:
             raise
         except Exception as e:
             raise Failed("begin_batch: %s" % _exception_line(e)) from None
-        opens = kind in (MAP, FILTER_MAP)
-        for row in batch:
-            start = out.rows
-            out.current = row.index
-            out.keep = True
-            out.slots = None
-            if opens:
-                out.open_row()
-            try:
-                plugin.process_row(row, emit)
-            except RowError as e:
-                out.rollback(start)
-                if kind in (FILTER, FILTER_MAP):
-                    keep.append(False)
-                row_errors.append((row.index, e.field, e.message))
-                continue
-            except _PluginBug as e:
-                raise Failed("plugin bug at input row %d: %s" % (row.index, e)) from None
-            except PluginError:
-                raise
-            except Exception as e:
-                raise Failed("input row %d: %s" % (row.index, _exception_line(e))) from None
-            if kind in (MAP, FLAT_MAP) or out.keep:
-                out.commit()
-            if kind in (FILTER, FILTER_MAP):
-                keep.append(out.keep)
+        if kind == MAP:
+            keep = None
+            row_errors = self._map(batch, out, emit)
+            if row_errors:
+                failed = {r for r, _, _ in row_errors}
+                input_row = [i for i in range(row_count) if i not in failed].__getitem__
+            else:
+                input_row = int
+        else:
+            keep, row_errors = self._rows(batch, out, emit)
+            input_row = out.parents.__getitem__
         plugin.end_batch()
-        rows = sum(keep) if kind == FILTER else out.rows
+        columns = out.finish(input_row)
         return BatchResult(
-            rows,
-            [b.finish() for b in out.builders],
-            _pack_bits(keep) if kind in (FILTER, FILTER_MAP) else None,
+            sum(keep) if kind == FILTER else len(out.rows),
+            columns,
+            _pack_bits(keep) if keep is not None else None,
             _le_bytes(out.parents) if kind == FLAT_MAP else None,
             row_errors,
         )
+
+    def _map(self, batch, out, emit):
+        """Runs a map plugin over the rows; its row errors."""
+        process_row = self.plugin.process_row
+        add = out.rows.append
+        row_errors = []
+        batch._wanted = self._wanted
+        start = 0
+        while True:
+            names, it, make = batch._row_source(start)
+            for i, values in enumerate(it, start):
+                if batch._grew:  # a row read a field left out: rows hold it from now on
+                    start = i
+                    break
+                row = make(zip(names, values))
+                row.batch = batch
+                row.index = i
+                try:
+                    process_row(row, emit)
+                except RowError as e:
+                    emit._row = {}
+                    row_errors.append((i, e.field, e.message))
+                    continue
+                except _PluginBug as e:
+                    raise Failed("plugin bug at input row %d: %s" % (i, e)) from None
+                except PluginError:
+                    raise
+                except Exception as e:
+                    raise Failed("input row %d: %s" % (i, _exception_line(e))) from None
+                add(emit._row)
+                emit._row = {}
+            else:
+                return row_errors
+
+    def _rows(self, batch, out, emit):
+        """Runs a filter, filter-map or flat-map plugin over the rows; (keep or None, row
+        errors)."""
+        kind = self.kind
+        process_row = self.plugin.process_row
+        rows = out.rows
+        parents = out.parents
+        keep = None if kind == FLAT_MAP else []
+        row_errors = []
+        batch._wanted = self._wanted
+        start = 0
+        while True:
+            names, it, make = batch._row_source(start)
+            for i, values in enumerate(it, start):
+                if batch._grew:  # a row read a field left out: rows hold it from now on
+                    start = i
+                    break
+                row = make(zip(names, values))
+                row.batch = batch
+                row.index = i
+                first = len(rows)
+                out.current = i
+                out.keep = True
+                emit._row = {}
+                if kind == FLAT_MAP:
+                    emit._ok = _CLOSED
+                try:
+                    process_row(row, emit)
+                except RowError as e:
+                    del rows[first:]
+                    del parents[first:]
+                    if keep is not None:
+                        keep.append(False)
+                    row_errors.append((i, e.field, e.message))
+                    continue
+                except _PluginBug as e:
+                    raise Failed("plugin bug at input row %d: %s" % (i, e)) from None
+                except PluginError:
+                    raise
+                except Exception as e:
+                    raise Failed("input row %d: %s" % (i, _exception_line(e))) from None
+                if kind == FLAT_MAP:
+                    if emit._ok is not _CLOSED:
+                        out.add(emit._row)
+                elif kind == FILTER_MAP:
+                    if out.keep:
+                        out.add(emit._row)
+                    keep.append(out.keep)
+                else:
+                    keep.append(out.keep)
+            else:
+                emit._row = {}
+                return keep, row_errors
 
 
 def _exception_line(e):
@@ -1346,6 +1775,8 @@ def seal_imports(hint=""):
     interpreter after importing that module, and with `--stub-wasi` the component has no
     files: importing a module that was not loaded by then would trap. After this call it
     raises ImportError instead, with `hint` (e.g. the modules that are available)."""
+    # componentize-py itself imports `random` after the app module: load it before sealing.
+    import random  # noqa: F401
     if not any(isinstance(f, _SealedImports) for f in sys.meta_path):
         sys.meta_path.insert(0, _SealedImports(hint))
 

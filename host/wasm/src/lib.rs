@@ -75,7 +75,8 @@ pub use vessel_core::{FieldType, RowSet, Schema, Value};
 pub struct WasmConfig {
     /// Directory for precompiled components (`<sha256>-<engine hash>.cwasm`). `None` keeps
     /// compiled code in memory only. The directory must be trusted: its files are loaded as
-    /// native code.
+    /// native code, mapped into memory. Clear it by deleting files; never rewrite a file in
+    /// place (a process that has it mapped would crash with SIGBUS).
     pub cache_dir: Option<PathBuf>,
     /// Limits used while loading (the `describe` and `list-functions` calls).
     pub limits: Limits,

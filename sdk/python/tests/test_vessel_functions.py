@@ -244,8 +244,9 @@ class ExportTest(unittest.TestCase):
             with open(path, "w") as f:
                 f.write(textwrap.dedent(text))
         sys.path.insert(0, self.dir.name)
+        # vessel_plugin is imported again too: inside a component it sees the bindings.
         self.saved = {k: sys.modules.pop(k) for k in list(sys.modules)
-                      if k.startswith(("wit_world", "componentize_py_types"))}
+                      if k.startswith(("wit_world", "componentize_py_types", "vessel_plugin"))}
         spec = importlib.util.spec_from_file_location(
             "vessel_functions_in_component", os.path.join(SDK, "vessel_functions.py"))
         self.vf = importlib.util.module_from_spec(spec)
@@ -255,8 +256,8 @@ class ExportTest(unittest.TestCase):
     def tearDown(self):
         sys.stdout, sys.stderr = self.stdout, self.stderr
         sys.path.remove(self.dir.name)
-        for k in [k for k in sys.modules if k.startswith(("wit_world",
-                                                           "componentize_py_types"))]:
+        for k in [k for k in sys.modules if k.startswith(("wit_world", "componentize_py_types",
+                                                           "vessel_plugin"))]:
             del sys.modules[k]
         sys.modules.update(self.saved)
         self.dir.cleanup()

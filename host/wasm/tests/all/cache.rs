@@ -69,6 +69,8 @@ fn precompiled_components_are_cached_on_disk() {
         )
         .unwrap();
     assert_eq!(inst.process(&crate::ints(&[1, 2]), 0).unwrap().len(), 1);
+    // The artifact is mapped while loaded: nothing may rewrite it in place until it is gone.
+    drop((inst, plugin, second));
 
     // A damaged artifact is replaced, not trusted.
     std::fs::write(&files[0], b"not native code").unwrap();

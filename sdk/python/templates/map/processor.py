@@ -8,3 +8,6 @@ import vessel_plugin as vp
 from plugin import AddVat
 
 Processor, Instance = vp.export(AddVat)
+
+# Inside the component, importing a module not loaded by now raises ImportError.
+vp.seal_imports()
