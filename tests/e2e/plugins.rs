@@ -295,8 +295,16 @@ fn run_functions(dir: &Path, project: &Path, component: &Path) {
         assert!(text.contains(line), "no `{line}` in:\n{text}");
     }
     let cache = cache_dir();
-    let name = project.file_name().and_then(|n| n.to_str()).unwrap_or("functions");
-    let out = functions_pipeline(dir, name, component, &[("VESSEL_CACHE_DIR", cache.as_path())]);
+    let name = project
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("functions");
+    let out = functions_pipeline(
+        dir,
+        name,
+        component,
+        &[("VESSEL_CACHE_DIR", cache.as_path())],
+    );
     assert_eq!(out, FUNCTIONS_OUT, "{name} in expressions");
 }
 

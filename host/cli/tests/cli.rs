@@ -152,7 +152,10 @@ fn plugin_limits_come_from_the_environment() {
     let (code, text, elapsed) = run(&[("VESSEL_PLUGIN_TIMEOUT_MS", "250")]);
     assert_ne!(code, Some(0), "{text}");
     assert!(text.contains("did not finish within 250 ms"), "{text}");
-    assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}\n{text}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(4),
+        "{elapsed:?}\n{text}"
+    );
     for (name, value) in [
         ("VESSEL_PLUGIN_TIMEOUT_MS", "0"),
         ("VESSEL_PLUGIN_MEMORY_MB", "lots"),
@@ -160,7 +163,9 @@ fn plugin_limits_come_from_the_environment() {
         let (code, text, _) = run(&[(name, value)]);
         assert_eq!(code, Some(2), "{text}");
         assert!(
-            text.contains(&format!("{name}=\"{value}\" is not valid; give a whole number")),
+            text.contains(&format!(
+                "{name}=\"{value}\" is not valid; give a whole number"
+            )),
             "{text}"
         );
     }
