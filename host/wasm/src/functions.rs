@@ -73,14 +73,7 @@ impl FunctionPlugin {
         limits: &Limits,
     ) -> Result<FunctionPlugin, WasmError> {
         let site = Site::plugin(name);
-        let pre =
-            runtime
-                .linker
-                .instantiate_pre(component)
-                .map_err(|e| WasmError::Incompatible {
-                    site: site.clone(),
-                    message: format!("{e:#}"),
-                })?;
+        let pre = runtime.instance_pre(component, &site)?;
         let pre =
             function_world::FunctionPluginPre::new(pre).map_err(|e| WasmError::Incompatible {
                 site: site.clone(),
@@ -91,11 +84,7 @@ impl FunctionPlugin {
                     e.root_cause()
                 ),
             })?;
-        let log_ctx = LogContext {
-            plugin: name.to_string(),
-            ..LogContext::default()
-        };
-        let mut store = state::new_store(&runtime.engine, limits, log_ctx);
+        let mut store = runtime.loading_store(limits, name);
         let guest = instantiate(&pre, &mut store, limits, &site)?;
         let listed = state::guarded_call(&mut store, limits, &site, |s| {
             guest.vessel_plugin_functions().call_list_functions(s)

@@ -11,13 +11,13 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Store};
 
-use crate::WasmConfig;
 use crate::error::{Site, WasmError};
 use crate::functions::FunctionPlugin;
 use crate::processor::ProcessorPlugin;
 use crate::state::{self, StoreState, TICK};
+use crate::{Limits, WasmConfig};
 
 /// Content hash of a component.
 pub(crate) type Sha = [u8; 32];
@@ -28,6 +28,31 @@ pub(crate) struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<StoreState>,
     _ticker: Ticker,
+}
+
+impl Runtime {
+    /// Links `component` against the sandbox's imports.
+    pub(crate) fn instance_pre(
+        &self,
+        component: &Component,
+        site: &Site,
+    ) -> Result<wasmtime::component::InstancePre<StoreState>, WasmError> {
+        self.linker
+            .instantiate_pre(component)
+            .map_err(|e| WasmError::Incompatible {
+                site: site.clone(),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// A store for the calls made while loading a plugin (`describe`, `list-functions`).
+    pub(crate) fn loading_store(&self, limits: &Limits, plugin: &str) -> Store<StoreState> {
+        let log_ctx = crate::capture::LogContext {
+            plugin: plugin.to_string(),
+            ..Default::default()
+        };
+        state::new_store(&self.engine, limits, log_ctx)
+    }
 }
 
 /// The thread that advances the engine's epoch every [`TICK`]; it stops when dropped.
@@ -214,25 +239,12 @@ impl WasmHost {
         name_hint: &str,
         bytes: &[u8],
     ) -> Result<Arc<ProcessorPlugin>, WasmError> {
-        let sha: Sha = Sha256::digest(bytes).into();
-        if let Some(p) = lock(&self.inner.processors).get(&sha) {
-            self.inner
-                .stats
-                .reused_in_memory
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(p.clone());
-        }
-        let site = Site::plugin(name_hint);
-        let component = self.component(&site, bytes, sha)?;
-        check_imports(&self.inner.runtime.engine, &component, &site)?;
-        let plugin = Arc::new(ProcessorPlugin::load(
-            self.inner.runtime.clone(),
-            &component,
+        self.load_kind(
+            &self.inner.processors,
             name_hint,
-            &self.inner.config.limits,
-        )?);
-        lock(&self.inner.processors).insert(sha, plugin.clone());
-        Ok(plugin)
+            bytes,
+            ProcessorPlugin::load,
+        )
     }
 
     /// Reads a file and loads it with [`WasmHost::load_processor`], naming it after the file.
@@ -256,8 +268,25 @@ impl WasmHost {
         name_hint: &str,
         bytes: &[u8],
     ) -> Result<Arc<FunctionPlugin>, WasmError> {
+        self.load_kind(
+            &self.inner.functions,
+            name_hint,
+            bytes,
+            FunctionPlugin::load,
+        )
+    }
+
+    /// Loads a component of one world: the plugin made earlier from the same bytes, or a new
+    /// one made by `make` from the compiled component, once its imports are checked.
+    fn load_kind<T>(
+        &self,
+        loaded: &Mutex<HashMap<Sha, Arc<T>>>,
+        name_hint: &str,
+        bytes: &[u8],
+        make: impl FnOnce(Arc<Runtime>, &Component, &str, &Limits) -> Result<T, WasmError>,
+    ) -> Result<Arc<T>, WasmError> {
         let sha: Sha = Sha256::digest(bytes).into();
-        if let Some(p) = lock(&self.inner.functions).get(&sha) {
+        if let Some(p) = lock(loaded).get(&sha) {
             self.inner
                 .stats
                 .reused_in_memory
@@ -267,13 +296,13 @@ impl WasmHost {
         let site = Site::plugin(name_hint);
         let component = self.component(&site, bytes, sha)?;
         check_imports(&self.inner.runtime.engine, &component, &site)?;
-        let plugin = Arc::new(FunctionPlugin::load(
+        let plugin = Arc::new(make(
             self.inner.runtime.clone(),
             &component,
             name_hint,
             &self.inner.config.limits,
         )?);
-        lock(&self.inner.functions).insert(sha, plugin.clone());
+        lock(loaded).insert(sha, plugin.clone());
         Ok(plugin)
     }
 

@@ -185,14 +185,7 @@ impl ProcessorPlugin {
         limits: &Limits,
     ) -> Result<ProcessorPlugin, WasmError> {
         let site = Site::plugin(name_hint);
-        let pre =
-            runtime
-                .linker
-                .instantiate_pre(component)
-                .map_err(|e| WasmError::Incompatible {
-                    site: site.clone(),
-                    message: format!("{e:#}"),
-                })?;
+        let pre = runtime.instance_pre(component, &site)?;
         let pre =
             processor_world::ProcessorPluginPre::new(pre).map_err(|e| WasmError::Incompatible {
                 site: site.clone(),
@@ -203,11 +196,7 @@ impl ProcessorPlugin {
                     root(&e)
                 ),
             })?;
-        let log_ctx = LogContext {
-            plugin: name_hint.to_string(),
-            ..LogContext::default()
-        };
-        let mut store = state::new_store(&runtime.engine, limits, log_ctx);
+        let mut store = runtime.loading_store(limits, name_hint);
         let guest = instantiate(&pre, &mut store, limits, &site)?;
         let info = state::guarded_call(&mut store, limits, &site, |s| {
             guest.vessel_plugin_processor().call_describe(s)
