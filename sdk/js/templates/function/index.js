@@ -1,5 +1,6 @@
 // A function plugin: scalar functions that script expressions call as `<namespace>.<name>(...)`,
-// the namespace being chosen where the component is registered.
+// the namespace being the one the script's `functions` section gives the component:
+//   functions: {txt: path/to/{{name}}.wasm}   then   txt.upper(r.name)
 import { functions } from './vessel-plugin.js';
 
 export default functions({

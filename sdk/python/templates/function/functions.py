@@ -1,5 +1,6 @@
 """{{name}}: Vessel functions for script expressions, called as `<namespace>.<name>(...)`,
-the namespace being chosen where the component is registered.
+the namespace being the one the script's `functions` section gives the component:
+`functions: {txt: path/to/{{name}}.wasm}`, then `txt.upper(r.name)`.
 
 componentize-py looks the export, `Functions`, up in this module. Build it with
 `vessel plugin build`, try it with `vessel plugin test . --input sample.csv` (it calls each

@@ -1,4 +1,6 @@
-//! {{name}}: Vessel functions for script expressions.
+//! {{name}}: Vessel functions for script expressions, called as `<namespace>.<name>(...)`,
+//! the namespace being the one the script's `functions` section gives the component:
+//! `functions: {txt: path/to/{{name}}.wasm}`, then `txt.upper(r.name)`.
 //!
 //! Build it with `vessel plugin build` and try it with
 //! `vessel plugin test {{name}}.wasm --input sample.csv`.
