@@ -181,3 +181,72 @@ async fn unknown_functions_are_reported_when_the_run_starts() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn left_lookups_call_functions_and_unmatched_rows_take_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    write_input(dir.path(), 3000);
+    let component = vessel_wasm_artifacts::FUNCTIONS.replace('\\', "/");
+    // Left: every row; right: the even ids. Odd rows have no match: `up` reads l.* and takes
+    // its default without calling the plugin, `next` does not and is computed.
+    let script = format!(
+        r#"{{
+  "functions": {{"t": "{component}"}},
+  "nodes": {{
+    "load": {{"type": "file_table",
+      "r": {{"urls": ["in.csv"], "csv": {{"hdr_line_idx": 0, "first_data_line_idx": 1}},
+        "columns": {{
+          "col_id": {{"csv": {{"col_hdr": "id", "col_format": "%d"}}, "col_type": "int"}},
+          "col_s": {{"csv": {{"col_hdr": "s"}}, "col_type": "string"}}}}}},
+      "w": {{"name": "t", "fields": {{
+        "id": {{"expression": "r.col_id", "type": "int"}},
+        "s": {{"expression": "r.col_s", "type": "string"}}}}}}}},
+    "evens": {{"type": "table_table", "r": {{"table": "t"}},
+      "w": {{"name": "evens", "having": "w.id % 2 == 0", "fields": {{
+        "id": {{"expression": "r.id", "type": "int"}},
+        "s": {{"expression": "r.s", "type": "string"}}}},
+        "indexes": {{"idx_evens_id": "unique(id)"}}}}}},
+    "join": {{"type": "table_lookup_table",
+      "r": {{"table": "t", "expected_batches_total": 2}},
+      "l": {{"index_name": "idx_evens_id", "join_on": "r.id", "join_type": "left"}},
+      "w": {{"name": "joined", "fields": {{
+        "id": {{"expression": "r.id", "type": "int"}},
+        "up": {{"expression": "t.upper(l.s)", "type": "string", "default_value": "none"}},
+        "next": {{"expression": "t.add_one(r.id)", "type": "int"}}}}}}}},
+    "dump": {{"type": "table_file", "r": {{"table": "joined"}},
+      "w": {{"url_template": "out.csv", "top": {{"order": "id(asc)"}},
+        "columns": [
+          {{"name": "id", "type": "int", "expression": "r.id", "csv": {{"header": "id", "format": "%d"}}}},
+          {{"name": "up", "type": "string", "expression": "r.up", "csv": {{"header": "up", "format": "%s"}}}},
+          {{"name": "next", "type": "int", "expression": "r.next", "csv": {{"header": "next", "format": "%d"}}}}]}}}}
+  }}
+}}"#
+    );
+    let path = dir.path().join("lookup.json");
+    std::fs::write(&path, script).unwrap();
+    let storage_dir = dir.path().join("data");
+    let (engine, queue, _stop) = common::engine_with_workers(&storage_dir).await;
+    let req = RunRequest::new("ks", &path, None, &["load", "evens", "join", "dump"]);
+    let run_id = engine.start_run(&req).await.unwrap();
+    for _ in 0..3000 {
+        let st = engine.run_status("ks", run_id).await.unwrap();
+        if st != vessel_store::RunStatus::Start && queue.counts() == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    queue.close();
+    let summary = engine.summary("ks", run_id).await.unwrap();
+    assert!(summary.all_ok(), "{summary:?}");
+    let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let mut want = String::from("id,up,next\n");
+    for i in 1..=3000 {
+        let up = if i % 2 == 0 {
+            format!("W{i}")
+        } else {
+            "none".to_string()
+        };
+        want.push_str(&format!("{i},{up},{}\n", i + 1));
+    }
+    assert_eq!(out, want);
+}

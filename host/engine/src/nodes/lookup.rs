@@ -127,31 +127,53 @@ async fn emit_plain(
         if lookup.join_type == JoinType::Inner {
             return Ok(());
         }
-        let writer = sink.writer();
-        let env: [&[Value]; 4] = [r, l_zero, &[], &[]];
-        let mut w = Vec::with_capacity(writer.fields.len());
-        for f in &writer.fields {
-            if f.uses_lookup {
-                w.push(
-                    f.default_value
-                        .clone()
-                        .unwrap_or_else(|| Value::zero(f.field_type)),
-                );
-            } else {
-                w.push(
-                    f.expr
-                        .eval(&env)
-                        .map_err(|e| ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
-                );
-            }
+        if sink.calls_functions() {
+            return sink.add_unmatched(r.to_vec(), l_zero).await;
         }
+        let w = unmatched_fields(ctx, sink.writer(), r, l_zero, &[])?;
         return sink.push(w).await;
+    }
+    if sink.calls_functions() {
+        for l in found {
+            sink.add(r.to_vec(), l, Vec::new()).await?;
+        }
+        return Ok(());
     }
     for l in found {
         let w = sink.eval_fields(r, l, &[])?;
         sink.push(w).await?;
     }
     Ok(())
+}
+
+/// Writer fields of a left row without a match (left join): fields that read `l.*` get their
+/// default value, the others are evaluated with a zero right row. `x[f]` holds field `f`'s
+/// plugin function results for this row (empty without calls).
+pub(crate) fn unmatched_fields(
+    ctx: &BatchCtx<'_>,
+    writer: &vessel_script::TableWriter,
+    r: &[Value],
+    l_zero: &[Value],
+    x: &[&[Value]],
+) -> Result<Vec<Value>> {
+    let mut w = Vec::with_capacity(writer.fields.len());
+    for (i, f) in writer.fields.iter().enumerate() {
+        if f.uses_lookup {
+            w.push(
+                f.default_value
+                    .clone()
+                    .unwrap_or_else(|| Value::zero(f.field_type)),
+            );
+        } else {
+            let env: [&[Value]; 5] = [r, l_zero, &[], &[], x.get(i).copied().unwrap_or(&[])];
+            w.push(
+                f.expr
+                    .eval(&env)
+                    .map_err(|e| ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
+            );
+        }
+    }
+    Ok(w)
 }
 
 async fn emit_grouped(

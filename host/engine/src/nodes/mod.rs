@@ -176,10 +176,17 @@ const INDEX_CHUNK: usize = 2_000_000;
 /// per call site for this many rows.
 const CALL_ROWS: usize = 4096;
 
-/// Input rows (`r`, `l`, `p`) waiting for the plugin function calls of the writer's fields.
+/// Input rows waiting for the plugin function calls of the writer's fields.
 struct Waiting<'a> {
-    rows: Vec<[Vec<Value>; 3]>,
+    rows: Vec<WaitingRow>,
     calls: calls::Calls<'a>,
+}
+
+/// One input row: `r`, `l`, `p`, and whether it is a left-join row without a match (its
+/// fields that read `l.*` take their default value instead of being evaluated).
+struct WaitingRow {
+    env: [Vec<Value>; 3],
+    unmatched: bool,
 }
 
 /// Evaluates writer fields, applies `having`, builds index keys and writes rows in chunks.
@@ -256,14 +263,44 @@ impl<'a> TableSink<'a> {
                 let w = self.eval_fields(&r, l, &p)?;
                 self.push(w).await
             }
-            Some(waiting) => {
-                waiting.rows.push([r, l.to_vec(), p]);
-                if waiting.rows.len() >= CALL_ROWS {
-                    self.run_calls().await?;
-                }
-                Ok(())
-            }
+            Some(_) => self.wait(r, l.to_vec(), p, false).await,
         }
+    }
+
+    /// True when writer fields call plugin functions (rows then go through [`Self::add`] or
+    /// [`Self::add_unmatched`]).
+    pub fn calls_functions(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// [`Self::add`] for a left-join row without a match: fields that read `l.*` take their
+    /// default value, the others see `l_zero`.
+    pub async fn add_unmatched(&mut self, r: Vec<Value>, l_zero: &[Value]) -> Result<()> {
+        if self.waiting.is_some() {
+            return self.wait(r, l_zero.to_vec(), Vec::new(), true).await;
+        }
+        let w = lookup::unmatched_fields(self.ctx, self.writer, &r, l_zero, &[])?;
+        self.push(w).await
+    }
+
+    async fn wait(
+        &mut self,
+        r: Vec<Value>,
+        l: Vec<Value>,
+        p: Vec<Value>,
+        unmatched: bool,
+    ) -> Result<()> {
+        let Some(waiting) = self.waiting.as_mut() else {
+            return Ok(());
+        };
+        waiting.rows.push(WaitingRow {
+            env: [r, l, p],
+            unmatched,
+        });
+        if waiting.rows.len() >= CALL_ROWS {
+            self.run_calls().await?;
+        }
+        Ok(())
     }
 
     /// Calls the plugin functions for the waiting rows, then evaluates and writes them.
@@ -280,32 +317,53 @@ impl<'a> TableSink<'a> {
     async fn eval_with_calls(
         &mut self,
         calls: &mut calls::Calls<'a>,
-        rows: &[[Vec<Value>; 3]],
+        rows: &[WaitingRow],
     ) -> Result<()> {
         let inputs: Vec<calls::InputRow<'_>> = rows
             .iter()
-            .map(|[r, l, p]| [r.as_slice(), l.as_slice(), p.as_slice()])
+            .map(|w| {
+                let [r, l, p] = &w.env;
+                [r.as_slice(), l.as_slice(), p.as_slice()]
+            })
             .collect();
-        let mut results = Vec::with_capacity(self.writer.fields.len());
+        // Per field: the results of its calls for each row (empty where it is not evaluated).
+        let mut results: Vec<Vec<Vec<Value>>> = Vec::with_capacity(self.writer.fields.len());
         for f in &self.writer.fields {
-            results.push(if f.expr.external_calls().is_empty() {
-                None
-            } else {
-                let field = format!("w.fields.{}", f.name);
-                Some(calls.eval(&f.expr, &field, &inputs).await?)
-            });
-        }
-        for (i, input) in inputs.iter().enumerate() {
-            let mut w = Vec::with_capacity(self.writer.fields.len());
-            for (f, x) in self.writer.fields.iter().zip(&results) {
-                let x = x.as_ref().map_or(&[][..], |x| x[i].as_slice());
-                let env: [&[Value]; 5] = [input[0], input[1], input[2], &self.empty, x];
-                w.push(
-                    f.expr
-                        .eval(&env)
-                        .map_err(|e| self.ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
-                );
+            if f.expr.external_calls().is_empty() {
+                results.push(Vec::new());
+                continue;
             }
+            let evaluated: Vec<usize> = (0..rows.len())
+                .filter(|&i| !(rows[i].unmatched && f.uses_lookup))
+                .collect();
+            let subset: Vec<calls::InputRow<'_>> = evaluated.iter().map(|&i| inputs[i]).collect();
+            let field = format!("w.fields.{}", f.name);
+            let got = calls.eval(&f.expr, &field, &subset).await?;
+            let mut per_row = vec![Vec::new(); rows.len()];
+            for (i, x) in evaluated.into_iter().zip(got) {
+                per_row[i] = x;
+            }
+            results.push(per_row);
+        }
+        for (i, (input, row)) in inputs.iter().zip(rows).enumerate() {
+            let x: Vec<&[Value]> = results
+                .iter()
+                .map(|r| r.get(i).map_or(&[][..], Vec::as_slice))
+                .collect();
+            let w = if row.unmatched {
+                lookup::unmatched_fields(self.ctx, self.writer, input[0], input[1], &x)?
+            } else {
+                let mut w = Vec::with_capacity(self.writer.fields.len());
+                for (f, x) in self.writer.fields.iter().zip(&x) {
+                    let env: [&[Value]; 5] = [input[0], input[1], input[2], &self.empty, x];
+                    w.push(
+                        f.expr
+                            .eval(&env)
+                            .map_err(|e| self.ctx.eval_err(&format!("w.fields.{}", f.name), e))?,
+                    );
+                }
+                w
+            };
             self.push(w).await?;
         }
         Ok(())

@@ -811,9 +811,9 @@ impl<'a> Loader<'a> {
                 None
             },
             functions: self.functions.clone(),
-            deny_functions: (pre.node_type == NodeType::TableLookupTable).then_some(
-                "plugin functions cannot be called in table_lookup_table nodes yet; call them \
-                 in a table_table node before or after the lookup",
+            deny_functions: pre.lookup.as_ref().is_some_and(|l| l.group).then_some(
+                "plugin functions cannot be called in grouped lookups (\"group\": true) yet; \
+                 call them in a table_table node before or after the lookup",
             ),
             group: pre.lookup.as_ref().is_some_and(|l| l.group),
             left_join: pre.lookup.as_ref().is_some_and(|l| l.join_type == "left"),
