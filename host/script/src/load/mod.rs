@@ -1235,4 +1235,70 @@ mod tests {
         assert_eq!(parse_go_bool("True"), Some(true));
         assert_eq!(parse_go_bool("yes"), None);
     }
+
+    /// Offers `fx.upper(string) string` for any component.
+    struct Upper;
+
+    impl ProcessorCatalog for Upper {
+        fn fields(&self, _: &ProcessorRequest<'_>) -> Result<Vec<(String, FieldType)>, String> {
+            Err("no processors here".into())
+        }
+
+        fn functions(&self, _: &FunctionRequest<'_>) -> Result<Vec<FunctionSig>, String> {
+            Ok(vec![FunctionSig {
+                name: "upper".into(),
+                params: vec![FieldType::String],
+                returns: FieldType::String,
+            }])
+        }
+    }
+
+    #[test]
+    fn plugin_functions_only_where_they_can_run() {
+        let opts = LoadOptions {
+            catalog: Some(Arc::new(Upper)),
+            ..LoadOptions::default()
+        };
+        let load_with = |v: &serde_json::Value| {
+            let text = serde_json::to_string(v).unwrap();
+            load_script_str_with(
+                &text,
+                ScriptFormat::Json,
+                &Params::default(),
+                "s.json",
+                &opts,
+            )
+        };
+        let mut v = base();
+        v["functions"] = json!({"fx": "fx.wasm"});
+        // A plain lookup may call them, on r.* and l.*.
+        v["nodes"]["look"]["l"]["group"] = json!(false);
+        v["nodes"]["look"]["w"]["fields"] = json!({
+            "id": {"expression": "fx.upper(r.id)", "type": "string"},
+            "total": {"expression": "l.price", "type": "decimal2"},
+            "cnt": {"expression": "len(fx.upper(l.id))", "type": "int"}});
+        let s = load_with(&v).unwrap_or_else(|e| panic!("{e}"));
+        let Writer::Table(w) = &s.nodes["look"].writer else {
+            panic!("look writes a table")
+        };
+        assert_eq!(
+            w.fields
+                .iter()
+                .map(|f| f.expr.external_calls().len())
+                .collect::<Vec<_>>(),
+            vec![1, 1, 0]
+        );
+        // A grouped one may not.
+        let mut v = base();
+        v["functions"] = json!({"fx": "fx.wasm"});
+        v["nodes"]["look"]["w"]["fields"]["id"]["expression"] = json!("fx.upper(r.id)");
+        let errs = load_with(&v).unwrap_err().to_string();
+        assert!(
+            errs.contains(
+                "node 'look', field w.fields.id.expression: column 1: fx.upper(): plugin \
+                 functions cannot be called in grouped lookups"
+            ),
+            "{errs}"
+        );
+    }
 }
