@@ -46,7 +46,9 @@ from vessel_plugin import (  # noqa: F401  (re-exported for plugin authors)
     BOOL, DATETIME, DECIMAL2, FIELD_TYPES, FLOAT, INT, STRING, Failed, PluginError,
 )
 
-from vessel_plugin import _WitErr, _wt, log, log_enabled, local_log  # noqa: F401
+from vessel_plugin import (  # noqa: F401  (log, log_enabled, local_log: re-exported)
+    _WitErr, _exception_line, _wt, local_log, log, log_enabled,
+)
 
 try:  # Inside a component built for the function-plugin world: the exports.
     from wit_world import exports as _wit_exports
@@ -181,20 +183,6 @@ def _function_of(f):
 
 # ---------------------------------------------------------------------------------------
 # Calling over columns
-
-
-def _exception_line(e):
-    """`Type: message` without the `traceback` module, which reads source files (a
-    component has none)."""
-    t = type(e)
-    name = t.__qualname__
-    if t.__module__ not in ("builtins", "__main__"):
-        name = "%s.%s" % (t.__module__, name)
-    try:
-        text = str(e)
-    except Exception:
-        text = "<exception str() failed>"
-    return "%s: %s" % (name, text) if text else name
 
 
 class FunctionSet:
