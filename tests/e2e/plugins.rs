@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Creates and builds a Rust plugin from a template; returns the component's path.
+///
+/// The build runs as the docs show it, from the parent folder with relative paths
+/// (`vessel plugin build NAME --target-dir shared-target`); `shared-target` links to `target`
+/// so that the plugins' dependencies are compiled once across tests.
 fn new_and_build(dir: &Path, name: &str, kind: &str, target: &Path) -> std::path::PathBuf {
     let project = dir.join(name);
     vessel_ok(&[
@@ -26,9 +30,15 @@ fn new_and_build(dir: &Path, name: &str, kind: &str, target: &Path) -> std::path
         "--dir",
         s(&project),
     ]);
+    let link = dir.join("shared-target");
+    if !link.exists() {
+        std::fs::create_dir_all(target).unwrap();
+        std::os::unix::fs::symlink(target, &link).unwrap();
+    }
     let out = std::process::Command::new(vessel_tests::vessel_bin())
-        .args(["plugin", "build", s(&project)])
-        .env("VESSEL_PLUGIN_TARGET_DIR", target)
+        .args(["plugin", "build", name, "--target-dir", "shared-target"])
+        .current_dir(dir)
+        .env_remove("VESSEL_PLUGIN_TARGET_DIR")
         .output()
         .expect("vessel runs");
     assert!(
@@ -38,6 +48,11 @@ fn new_and_build(dir: &Path, name: &str, kind: &str, target: &Path) -> std::path
     );
     let wasm = project.join(format!("{name}.wasm"));
     assert!(wasm.is_file(), "{} was not built", wasm.display());
+    assert!(
+        !project.join(name).exists(),
+        "the build wrote into {}/{name}: a relative path was resolved against the project",
+        project.display()
+    );
     wasm
 }
 

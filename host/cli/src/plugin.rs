@@ -92,6 +92,10 @@ struct BuildArgs {
     /// Plugin project folder (default: the current folder).
     #[arg(default_value = ".")]
     dir: PathBuf,
+    /// Cargo's target folder for Rust plugins (default: `<project>/target`); several plugins
+    /// that share one compile their dependencies once. Relative to the current folder.
+    #[arg(long, env = "VESSEL_PLUGIN_TARGET_DIR")]
+    target_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -124,7 +128,7 @@ pub fn main(args: PluginArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         PluginCommand::New(a) => new(a),
         PluginCommand::Build(a) => {
-            let wasm = build(&a.dir)?;
+            let wasm = build(&a.dir, a.target_dir.as_deref())?;
             println!("built {}", wasm.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -256,14 +260,19 @@ fn tools_dir() -> PathBuf {
 }
 
 /// Builds the project in `dir`; returns the component's path.
-fn build(dir: &Path) -> anyhow::Result<PathBuf> {
+///
+/// Both folders are made absolute first: the language tools run inside the project folder,
+/// where a path relative to the user's current folder would point somewhere else.
+fn build(dir: &Path, target_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = &absolute(dir)?;
+    let target_dir = target_dir.map(absolute).transpose()?;
     let lang = detect(dir)?;
     let name = project_name(dir)?;
     let out = dir.join(format!("{name}.wasm"));
     let started = Instant::now();
     eprintln!("building {} ({}) ...", dir.display(), lang.dir());
     match lang {
-        Lang::Rust => build_rust(dir, &out)?,
+        Lang::Rust => build_rust(dir, target_dir.as_deref(), &out)?,
         Lang::Js => {
             let built = vessel_engine::jsbuild::build_js_component(
                 dir,
@@ -327,11 +336,13 @@ fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))
 }
 
-fn build_rust(dir: &Path, out: &Path) -> anyhow::Result<()> {
-    // VESSEL_PLUGIN_TARGET_DIR lets several plugins share compiled dependencies.
-    let target_dir = std::env::var_os("VESSEL_PLUGIN_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("target"));
+/// A path made absolute against the current folder (it need not exist yet).
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+fn build_rust(dir: &Path, target_dir: Option<&Path>, out: &Path) -> anyhow::Result<()> {
+    let target_dir = target_dir.map_or_else(|| dir.join("target"), Path::to_path_buf);
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -377,7 +388,12 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         if built.is_file() {
             built
         } else {
-            build(&a.plugin)?
+            build(
+                &a.plugin,
+                std::env::var_os("VESSEL_PLUGIN_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .as_deref(),
+            )?
         }
     } else {
         a.plugin.clone()

@@ -124,6 +124,13 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
             start_nodes: args.start_nodes.clone(),
             description: args.description.clone(),
         };
+        // The same warnings as `vessel validate` (a misspelt key is otherwise silently
+        // ignored); errors come from start_run below.
+        if let Ok(script) = engine.request_script(&req) {
+            for w in &script.warnings {
+                bars.println(&format!("warning: {w}"));
+            }
+        }
         let id = engine.start_run(&req).await?;
         bars.println(&format!(
             "run {id} of keyspace {keyspace} (data in {})",

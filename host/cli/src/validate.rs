@@ -43,7 +43,8 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(errors) => {
             eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
+            // Script errors are usage errors, as `vessel run` reports them.
+            return Ok(ExitCode::from(2));
         }
     };
     // Warnings (unknown keys, most often a misspelled one) go to stderr in both formats.

@@ -39,6 +39,10 @@ fn missing_script_names_the_file() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.yaml"));
+    assert!(
+        !dir.path().join("data").exists(),
+        "a run that never started left its data directory behind"
+    );
 }
 
 #[test]
@@ -56,7 +60,8 @@ fn validate_reports_every_mistake() {
     )
     .unwrap();
     let out = vessel(&["validate", p.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    // Script errors are usage errors: exit 2, as for `vessel run`.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("node 'a'") && err.contains("missing"), "{err}");
     assert!(err.contains("node 'b'"), "{err}");
@@ -169,4 +174,89 @@ fn plugin_limits_come_from_the_environment() {
             "{text}"
         );
     }
+}
+
+/// A script with a misspelt optional key whose one batch fails on a bad number (so that an
+/// error is logged).
+fn failing_script_with_a_typo(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("in.csv"), "n\n1\nnot-a-number\n").unwrap();
+    let p = dir.join("typo.json");
+    std::fs::write(
+        &p,
+        r#"{"nodes": {"load": {"type": "file_table", "rerun_polcy": "fail",
+  "r": {"urls": ["in.csv"], "csv": {"hdr_line_idx": 0, "first_data_line_idx": 1},
+        "columns": {"col_n": {"csv": {"col_hdr": "n", "col_format": "%d"}, "col_type": "int"}}},
+  "w": {"name": "t", "fields": {"n": {"expression": "r.col_n", "type": "int"}}}}}}"#,
+    )
+    .unwrap();
+    p
+}
+
+/// Whether `text` holds an ANSI colour sequence (SGR: ESC [ ... m). Cursor moves of the
+/// progress bars are not colours.
+fn has_colour(text: &str) -> bool {
+    text.split("\x1b[").skip(1).any(|rest| {
+        rest.chars()
+            .find(|c| !c.is_ascii_digit() && *c != ';')
+            .is_some_and(|c| c == 'm')
+    })
+}
+
+#[test]
+fn run_warns_like_validate_and_writes_no_colour_into_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = failing_script_with_a_typo(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
+        .args(["run", script.to_str().unwrap()])
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .env("VESSEL_LOG", "warn")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("vessel runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("did you mean 'rerun_policy'?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not-a-number"),
+        "the batch error is logged: {err}"
+    );
+    assert!(!has_colour(&err), "colour codes in a pipe: {err:?}");
+}
+
+#[test]
+fn no_color_turns_colours_off_at_a_terminal() {
+    // `script` gives the command a terminal, where colours are on unless NO_COLOR is set.
+    let dir = tempfile::tempdir().unwrap();
+    let script = failing_script_with_a_typo(dir.path());
+    let run = |no_color: bool, data: &str| {
+        let cmd = format!(
+            "{} run {} --data-dir {}",
+            env!("CARGO_BIN_EXE_vessel"),
+            script.display(),
+            dir.path().join(data).display()
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .env("VESSEL_LOG", "warn")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c
+            .output()
+            .expect("`script` (util-linux) runs the command at a terminal");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run(false, "a");
+    assert!(coloured.contains("not-a-number"), "{coloured}");
+    assert!(
+        has_colour(&coloured),
+        "a terminal gets colours: {coloured:?}"
+    );
+    let plain = run(true, "b");
+    assert!(plain.contains("not-a-number"), "{plain}");
+    assert!(!has_colour(&plain), "NO_COLOR=1: {plain:?}");
 }

@@ -199,6 +199,16 @@ impl Engine {
         self.scripts.get(script_url, params_url)
     }
 
+    /// Loads and validates the script of a run request (cached: [`Engine::start_run`] then
+    /// uses the same copy); callers show its warnings.
+    ///
+    /// # Errors
+    /// Script errors.
+    pub fn request_script(&self, req: &RunRequest) -> Result<Arc<Script>> {
+        let (script_url, params_url) = request_urls(req)?;
+        self.script(&script_url, &params_url)
+    }
+
     /// Starts a run: validates the script, records the run, creates the tables of the affected
     /// nodes, and publishes the batches of the nodes that can start now.
     ///
@@ -206,11 +216,7 @@ impl Engine {
     /// Invalid keyspace name, script errors, unknown start nodes, storage or queue failures.
     pub async fn start_run(&self, req: &RunRequest) -> Result<RunId> {
         vessel_store::validate_keyspace_name(&req.keyspace)?;
-        let script_url = absolute(&req.script)?;
-        let params_url = match &req.params {
-            Some(p) => absolute(p)?,
-            None => String::new(),
-        };
+        let (script_url, params_url) = request_urls(req)?;
         let script = self.script(&script_url, &params_url)?;
         let start_nodes = if req.start_nodes.is_empty() {
             default_start_nodes(&script)
@@ -638,6 +644,15 @@ pub(crate) fn batch_messages(ks: &str, props: &RunProperties, node: &Node) -> Ve
             .map(|(i, r)| make(i, t.expected_batches_total, r.first, r.last))
             .collect(),
     }
+}
+
+/// Absolute script and params locations of a request, as runs record them.
+fn request_urls(req: &RunRequest) -> Result<(String, String)> {
+    let params = match &req.params {
+        Some(p) => absolute(p)?,
+        None => String::new(),
+    };
+    Ok((absolute(&req.script)?, params))
 }
 
 fn absolute(p: &Path) -> Result<String> {

@@ -520,8 +520,8 @@ impl DependencyPolicy {
                                 ri + 1,
                                 rule.cmd,
                                 ev.run_id,
-                                ev.run_status,
-                                ev.node_status
+                                run_status_word(ev.run_status),
+                                node_status_word(ev.node_status)
                             ),
                         ));
                     }
@@ -559,6 +559,31 @@ pub(crate) fn policy_unknown_keys(raw: &RawPolicy) -> Vec<String> {
 
 pub(crate) fn type_name(t: Option<FieldType>) -> String {
     t.map_or_else(|| "not a value type".to_string(), |t| t.to_string())
+}
+
+/// A run status code as a word, as the policy expressions' constants name it
+/// (`run_status == 2` is `complete`); an unknown code stays a number.
+fn run_status_word(code: i64) -> String {
+    match code {
+        0 => "none".to_string(),
+        1 => "start".to_string(),
+        2 => "complete".to_string(),
+        3 => "stop".to_string(),
+        n => n.to_string(),
+    }
+}
+
+/// A node status code as a word (`node_status == 3` is `fail`); an unknown code stays a
+/// number.
+fn node_status_word(code: i64) -> String {
+    match code {
+        0 => "none".to_string(),
+        1 => "start".to_string(),
+        2 => "success".to_string(),
+        3 => "fail".to_string(),
+        104 => "stopreceived".to_string(),
+        n => n.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -646,6 +671,11 @@ mod tests {
             .unwrap();
         assert_eq!((cmd, run), (DepCmd::Go, Some(2)));
         assert!(why.contains("rule 1 (go) matched run 2"), "{why}");
+        // Statuses are told in words, not codes.
+        assert!(
+            why.contains("run status start, node status success"),
+            "{why}"
+        );
         // Upstream not in the current run; completed earlier run 1 → go on run 1 (rule 8).
         let (cmd, run, why) = p.decide(&[DepEvent::new(1, false, 2, 2)]).unwrap();
         assert_eq!((cmd, run), (DepCmd::Go, Some(1)));

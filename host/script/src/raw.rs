@@ -433,6 +433,191 @@ pub fn decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
     serde_json::from_value(v.clone()).map_err(|e| e.to_string())
 }
 
+/// Every key of the script format, Capillaries' and Vessel's, for "did you mean" hints.
+/// (`script_keys_list_every_field` in the tests checks it against the structs above.)
+pub const SCRIPT_KEYS: &[&str] = &[
+    // top level, node, limits, functions
+    "nodes",
+    "dependency_policies",
+    "functions",
+    "type",
+    "desc",
+    "start_policy",
+    "rerun_policy",
+    "max_batch_processing_time",
+    "dependency_policy",
+    "custom_proc_type",
+    "handler_exe_type",
+    "r",
+    "l",
+    "p",
+    "w",
+    "limits",
+    "timeout_ms",
+    "memory_mb",
+    "component",
+    // readers
+    "table",
+    "expected_batches_total",
+    "rowset_size",
+    "urls",
+    "csv",
+    "parquet",
+    "columns",
+    "hdr_line_idx",
+    "first_data_line_idx",
+    "separator",
+    "col_type",
+    "col_default_value",
+    "col_idx",
+    "col_hdr",
+    "col_format",
+    "col_name",
+    // lookups
+    "index_name",
+    "join_on",
+    "join_type",
+    "group",
+    "filter",
+    "idx_read_batch_size",
+    "right_lookup_read_batch_size",
+    // writers
+    "name",
+    "fields",
+    "having",
+    "indexes",
+    "table_options",
+    "expression",
+    "default_value",
+    "url_template",
+    "top",
+    "order",
+    "limit",
+    "header",
+    "format",
+    "column_name",
+    "codec",
+    // dependency policies
+    "is_default",
+    "event_priority_order",
+    "rules",
+    "cmd",
+];
+
+/// The known key that `key` most likely misspells, if one is close enough: at most two edits
+/// away, and fewer than a third of the key's letters.
+pub fn suggest_key(key: &str) -> Option<&'static str> {
+    SCRIPT_KEYS
+        .iter()
+        .filter(|k| **k != key)
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&key.to_ascii_lowercase(), k),
+                *k,
+            )
+        })
+        .filter(|(d, _)| *d <= 2 && *d * 3 <= key.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// A problem found while decoding a section: where in it (`fields.total`, relative to the
+/// section; `None` for the section itself) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeIssue {
+    /// Path of the map holding the problem, relative to the section.
+    pub path: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Decodes a section like [`decode`], but when a required key is missing because it is
+/// misspelt (`expresion` for `expression`), reports that one misspelling instead of serde's
+/// "missing field" and goes on with the key corrected, so that the rest of the script is
+/// checked as the user meant it and no follow-on errors appear. Returns the value when the
+/// section could be decoded (possibly after corrections) and every issue found; a script with
+/// issues must still fail.
+pub fn decode_correcting<T: serde::de::DeserializeOwned>(
+    v: &Value,
+) -> (Option<T>, Vec<DecodeIssue>) {
+    let mut value = v.clone();
+    let mut issues = Vec::new();
+    // Each round fixes one key; a section has only a few required keys.
+    for _ in 0..8 {
+        let err = match serde_json::from_value::<T>(value.clone()) {
+            Ok(t) => return (Some(t), issues),
+            Err(e) => e.to_string(),
+        };
+        let fixed =
+            missing_field(&err).and_then(|m| rename_near_miss(&mut value, m, &mut Vec::new()));
+        match fixed {
+            Some((path, wrong, right)) => issues.push(DecodeIssue {
+                path,
+                message: format!("unknown key '{wrong}' (did you mean '{right}'?)"),
+            }),
+            None => {
+                issues.push(DecodeIssue {
+                    path: None,
+                    message: err,
+                });
+                return (None, issues);
+            }
+        }
+    }
+    (None, issues)
+}
+
+/// The key named by serde's "missing field `key`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(&rest[..rest.find('`')?])
+}
+
+/// Finds a map that lacks `missing` but has a key that misspells it, renames that key and
+/// returns (path of the map, the misspelt key, the right key).
+fn rename_near_miss(
+    value: &mut Value,
+    missing: &str,
+    path: &mut Vec<String>,
+) -> Option<(Option<String>, String, String)> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(format!("[{i}]"));
+                let found = rename_near_miss(item, missing, path);
+                path.pop();
+                if found.is_some() {
+                    return found;
+                }
+            }
+            return None;
+        }
+        _ => return None,
+    };
+    if !map.contains_key(missing) {
+        let wrong = map.keys().find(|k| {
+            let d = strsim::damerau_levenshtein(&k.to_ascii_lowercase(), missing);
+            d <= 2 && d * 3 <= k.len()
+        });
+        if let Some(wrong) = wrong.cloned() {
+            let v = map.remove(&wrong).unwrap_or(Value::Null);
+            map.insert(missing.to_string(), v);
+            let at = (!path.is_empty()).then(|| path.join(".").replace(".[", "["));
+            return Some((at, wrong, missing.to_string()));
+        }
+    }
+    for (k, child) in map.iter_mut() {
+        path.push(k.clone());
+        let found = rename_near_miss(child, missing, path);
+        path.pop();
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
 /// Paths (`prefix.key`) of every unknown key in `unknown`.
 pub fn unknown_paths(prefix: &str, unknown: &Unknown) -> Vec<String> {
     unknown
@@ -451,6 +636,86 @@ pub fn unknown_paths(prefix: &str, unknown: &Unknown) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn script_keys_list_every_field() {
+        let src = include_str!("raw.rs");
+        let structs = &src[..src.find("pub const SCRIPT_KEYS").unwrap()];
+        let mut fields = std::collections::BTreeSet::new();
+        for line in structs.lines() {
+            let Some(rest) = line.trim().strip_prefix("pub ") else {
+                continue;
+            };
+            let Some((name, _)) = rest.split_once(':') else {
+                continue;
+            };
+            match name {
+                "unknown" => {}
+                "field_type" | "node_type" => {
+                    fields.insert("type");
+                }
+                n if n.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    fields.insert(n);
+                }
+                _ => {}
+            }
+        }
+        let listed: std::collections::BTreeSet<&str> = SCRIPT_KEYS.iter().copied().collect();
+        let missing: Vec<_> = fields.difference(&listed).collect();
+        assert!(missing.is_empty(), "add to SCRIPT_KEYS: {missing:?}");
+        let extra: Vec<_> = listed.difference(&fields).collect();
+        assert!(extra.is_empty(), "not a key of any struct: {extra:?}");
+    }
+
+    #[test]
+    fn misspelt_keys_get_suggestions() {
+        assert_eq!(suggest_key("expresion"), Some("expression"));
+        assert_eq!(suggest_key("rerun_polcy"), Some("rerun_policy"));
+        assert_eq!(suggest_key("Col_Type"), Some("col_type"));
+        assert_eq!(suggest_key("having_tmp"), None);
+        assert_eq!(suggest_key("ab"), None);
+        assert_eq!(suggest_key("expression"), None);
+    }
+
+    #[test]
+    fn a_misspelt_required_key_is_one_issue_and_is_corrected() {
+        let (w, issues) = decode_correcting::<RawTableCreator>(&json!({
+            "name": "t",
+            "fields": {"a": {"expresion": "r.a", "type": "int"},
+                       "b": {"expression": "r.b", "tpye": "int"}}
+        }));
+        let w = w.expect("decoded after correction");
+        assert_eq!(w.fields["a"].expression, "r.a");
+        assert_eq!(w.fields["b"].field_type, "int");
+        assert_eq!(
+            issues,
+            vec![
+                DecodeIssue {
+                    path: Some("fields.a".into()),
+                    message: "unknown key 'expresion' (did you mean 'expression'?)".into()
+                },
+                DecodeIssue {
+                    path: Some("fields.b".into()),
+                    message: "unknown key 'tpye' (did you mean 'type'?)".into()
+                },
+            ]
+        );
+        // In a list, and when nothing is close, serde's message stays.
+        let (c, issues) = decode_correcting::<RawFileCreator>(&json!({
+            "url_template": "o.csv",
+            "columns": [{"name": "a", "type": "int", "expression": "r.a"},
+                        {"nmae": "b", "type": "int", "expression": "r.b"}]
+        }));
+        assert!(c.is_some());
+        assert_eq!(issues[0].path.as_deref(), Some("columns[1]"));
+        let (t, issues) = decode_correcting::<RawTableCreator>(&json!({"fields": {}}));
+        assert!(t.is_none());
+        assert_eq!(issues.len(), 1);
+        assert!(
+            issues[0].message.contains("missing field `name`"),
+            "{issues:?}"
+        );
+    }
 
     #[test]
     fn node_keeps_sections_raw_and_unknown_keys() {

@@ -660,3 +660,32 @@ fn plugin_function_errors_name_node_field_and_fix() {
         "{e}"
     );
 }
+
+#[test]
+fn a_misspelt_key_is_one_error_with_a_suggestion() {
+    // A required key: without the correction the orders table would be unknown and every
+    // node reading it would report an error too.
+    let text = lookup_text().replacen("order_status: {expression:", "order_status: {expresion:", 1);
+    let errs = load_script_str(&text, ScriptFormat::Yaml, &params(false), "s.yaml").unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs}");
+    assert_eq!(
+        errs.errors[0].to_string(),
+        "s.yaml: node 'read_orders', field w.fields.order_status: unknown key 'expresion' \
+         (did you mean 'expression'?)"
+    );
+    // An optional key stays a warning, with the suggestion.
+    let text = lookup_text().replacen(
+        "    type: file_table\n",
+        "    type: file_table\n    rerun_polcy: fail\n",
+        1,
+    );
+    let s = load_script_str(&text, ScriptFormat::Yaml, &params(false), "s.yaml").unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0]
+            .to_string()
+            .ends_with("unknown key 'rerun_polcy' (ignored); did you mean 'rerun_policy'?"),
+        "{}",
+        s.warnings[0]
+    );
+}

@@ -103,18 +103,20 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
-    /// Storage in `data_dir`, which is created if missing.
+    /// Storage in `data_dir`. The directory is created with the first keyspace, so that a
+    /// command that fails before writing anything (a missing script, say) leaves nothing
+    /// behind.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] when the directory cannot be created.
+    /// [`StoreError::Backend`] when `data_dir` exists and is not a directory.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<SqliteStorage> {
         let dir = data_dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot create the data directory '{}': {e}",
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::Backend(format!(
+                "the data directory '{}' is a file; give a directory",
                 dir.display()
-            ))
-        })?;
+            )));
+        }
         Ok(SqliteStorage {
             dir,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
@@ -166,6 +168,9 @@ impl Storage for SqliteStorage {
     async fn list_keyspaces(&self) -> Result<Vec<String>> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
+            if !dir.exists() {
+                return Ok(Vec::new());
+            }
             let entries = std::fs::read_dir(&dir).map_err(|e| {
                 StoreError::Backend(format!(
                     "cannot list the data directory '{}': {e}",
@@ -207,11 +212,20 @@ impl Storage for SqliteStorage {
                 open.remove(name);
             }
         }
-        let (ks_name, timeout) = (name.to_string(), self.busy_timeout);
-        let inner =
-            tokio::task::spawn_blocking(move || KsInner::open(&ks_name, path, timeout, create))
-                .await
-                .map_err(join_error)??;
+        let (ks_name, timeout, dir) = (name.to_string(), self.busy_timeout, self.dir.clone());
+        let inner = tokio::task::spawn_blocking(move || {
+            if create {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    StoreError::Backend(format!(
+                        "cannot create the data directory '{}': {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+            KsInner::open(&ks_name, path, timeout, create)
+        })
+        .await
+        .map_err(join_error)??;
         tracing::debug!(keyspace = %name, create, "opened keyspace");
         // Another task may have opened it meanwhile: keep the first pool.
         let inner = self

@@ -132,6 +132,11 @@ fn plan(conn: &Connection, sql: &str) -> String {
 async fn one_file_per_keyspace() {
     let dir = tempfile::tempdir().unwrap();
     let storage = SqliteStorage::open(dir.path().join("nested/data")).unwrap();
+    // Nothing is created until a keyspace is.
+    assert!(!dir.path().join("nested").exists());
+    assert!(storage.list_keyspaces().await.unwrap().is_empty());
+    assert!(storage.open_keyspace("files_a", false).await.is_err());
+    assert!(!dir.path().join("nested").exists());
     let ks = storage.open_keyspace("files_a", true).await.unwrap();
     ks.next_run_id().await.unwrap();
     storage.open_keyspace("files_b", true).await.unwrap();

@@ -262,16 +262,39 @@ impl<'a> Loader<'a> {
             .push(ScriptError::node(self.file, node, field, msg));
     }
 
+    /// Decodes section `field` of `node` (the node itself when `None`); a misspelt required
+    /// key is one error naming it, and decoding goes on with the key corrected (see
+    /// [`decode_correcting`]).
+    fn section<T: serde::de::DeserializeOwned>(
+        &mut self,
+        node: &str,
+        field: Option<&str>,
+        v: &serde_json::Value,
+    ) -> Option<T> {
+        let (value, issues) = decode_correcting(v);
+        for issue in issues {
+            let at = match (field, issue.path) {
+                (Some(f), Some(p)) => Some(format!("{f}.{p}")),
+                (Some(f), None) => Some(f.to_string()),
+                (None, p) => p,
+            };
+            self.err(node, at.as_deref(), issue.message);
+        }
+        value
+    }
+
     fn unknown_keys(&mut self, node: Option<&str>, paths: Vec<String>) {
         for p in paths {
+            let key = p.rsplit('.').next().unwrap_or(&p);
+            let hint = match suggest_key(key) {
+                Some(k) => format!("did you mean '{k}'?"),
+                None => "check its spelling".to_string(),
+            };
             let e = ScriptError {
                 file: self.file.to_string(),
                 node: node.map(str::to_string),
                 field: Some(p.clone()),
-                message: format!(
-                    "unknown key '{}' (ignored); check its spelling",
-                    p.rsplit('.').next().unwrap_or(&p)
-                ),
+                message: format!("unknown key '{key}' (ignored); {hint}"),
             };
             if self.opts.strict_keys {
                 self.errors.push(e);
@@ -425,13 +448,7 @@ impl<'a> Loader<'a> {
         if name.trim().is_empty() {
             self.err(name, None, "node names cannot be empty");
         }
-        let raw: RawNode = match decode(v) {
-            Ok(r) => r,
-            Err(m) => {
-                self.err(name, None, m);
-                return None;
-            }
-        };
+        let raw: RawNode = self.section(name, None, v)?;
         self.unknown_keys(Some(name), unknown_paths("", &raw.unknown));
         let node_type = match raw.node_type.as_str() {
             "file_table" => NodeType::FileTable,
@@ -466,17 +483,15 @@ impl<'a> Loader<'a> {
         // r
         match &raw.r {
             None => self.err(name, Some("r"), "missing reader section 'r'"),
-            Some(r) if node_type == NodeType::FileTable => match decode::<RawFileReader>(r) {
-                Ok(fr) => pre.file_reader = Some(fr),
-                Err(m) => self.err(name, Some("r"), m),
-            },
-            Some(r) => match decode::<RawTableReader>(r) {
-                Ok(tr) => {
+            Some(r) if node_type == NodeType::FileTable => {
+                pre.file_reader = self.section::<RawFileReader>(name, Some("r"), r);
+            }
+            Some(r) => {
+                if let Some(tr) = self.section::<RawTableReader>(name, Some("r"), r) {
                     self.unknown_keys(Some(name), unknown_paths("r", &tr.unknown));
                     pre.table_reader = Some(tr);
                 }
-                Err(m) => self.err(name, Some("r"), m),
-            },
+            }
         }
         // l
         if node_type == NodeType::TableLookupTable {
@@ -486,13 +501,12 @@ impl<'a> Loader<'a> {
                     Some("l"),
                     "a table_lookup_table node needs a lookup section 'l'",
                 ),
-                Some(l) => match decode::<RawLookup>(l) {
-                    Ok(lk) => {
+                Some(l) => {
+                    if let Some(lk) = self.section::<RawLookup>(name, Some("l"), l) {
                         self.unknown_keys(Some(name), unknown_paths("l", &lk.unknown));
                         pre.lookup = Some(lk);
                     }
-                    Err(m) => self.err(name, Some("l"), m),
-                },
+                }
             }
         } else if raw.l.as_ref().is_some_and(|l| !l.is_null()) {
             self.warnings.push(ScriptError::node(
@@ -508,12 +522,11 @@ impl<'a> Loader<'a> {
         // w
         match &raw.w {
             None => self.err(name, Some("w"), "missing writer section 'w'"),
-            Some(w) if node_type == NodeType::TableFile => match decode::<RawFileCreator>(w) {
-                Ok(fw) => pre.file_writer = Some(fw),
-                Err(m) => self.err(name, Some("w"), m),
-            },
-            Some(w) => match decode::<RawTableCreator>(w) {
-                Ok(tw) => {
+            Some(w) if node_type == NodeType::TableFile => {
+                pre.file_writer = self.section::<RawFileCreator>(name, Some("w"), w);
+            }
+            Some(w) => match self.section::<RawTableCreator>(name, Some("w"), w) {
+                Some(tw) => {
                     self.unknown_keys(Some(name), unknown_paths("w", &tw.unknown));
                     let mut fields = Vec::new();
                     for (fname, f) in &tw.fields {
@@ -548,7 +561,7 @@ impl<'a> Loader<'a> {
                     pre.table_schema = Some(Arc::new(Schema::new(fields)));
                     pre.table_writer = Some(tw);
                 }
-                Err(m) => self.err(name, Some("w"), m),
+                None => {}
             },
         }
         Some(pre)
