@@ -64,7 +64,7 @@ impl ScriptFormat {
     pub fn parse_value(self, text: &str) -> Result<serde_json::Value, String> {
         match self {
             ScriptFormat::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
-            ScriptFormat::Yaml => serde_yaml::from_str(text).map_err(|e| e.to_string()),
+            ScriptFormat::Yaml => serde_norway::from_str(text).map_err(|e| e.to_string()),
         }
     }
 }
@@ -589,7 +589,7 @@ mod tests {
         let p = Params::new("p.yaml").with("q", ParamValue::String("it's \"x\"".into()));
         let t = "a: \"<{q}>\"\nb: '<{q}>'\nc: <{q}>\n";
         let out = substitute(t, ScriptFormat::Yaml, &p, "s.yaml").unwrap();
-        let v: serde_json::Value = serde_yaml::from_str(&out).unwrap();
+        let v: serde_json::Value = serde_norway::from_str(&out).unwrap();
         assert_eq!(v["a"], "<it's \"x\">");
         assert_eq!(v["b"], "<it's \"x\">");
         assert_eq!(v["c"], "<it's \"x\">");

@@ -747,7 +747,7 @@ mod tests {
 
     #[test]
     fn yaml_and_json_decode_the_same() {
-        let y: Value = serde_yaml::from_str(
+        let y: Value = serde_norway::from_str(
             "url_template: /o/{batch_idx}.csv\ntop:\n  order: a(desc)\n  limit: 10\ncolumns:\n  - {name: a, type: int, expression: r.a, csv: {header: A, format: '%d'}}\n",
         )
         .unwrap();

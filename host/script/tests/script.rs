@@ -459,7 +459,7 @@ fn unknown_keys_warn_or_fail() {
 #[test]
 fn json_and_yaml_versions_load_the_same() {
     // The same script as JSON text (references are still unsubstituted strings).
-    let raw: serde_json::Value = serde_yaml::from_str(&lookup_text()).unwrap();
+    let raw: serde_json::Value = serde_norway::from_str(&lookup_text()).unwrap();
     let json = serde_json::to_string_pretty(&raw).unwrap();
     let j = load_script_str(&json, ScriptFormat::Json, &params(true), "s.json")
         .unwrap_or_else(|e| panic!("{e}"));
