@@ -406,9 +406,10 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, EvalError> {
     } else {
         None
     };
-    parsed
+    let d = parsed
         .map(crate::eval::positive_zero)
-        .ok_or_else(|| EvalError(format!("decimal2({s:?}): not a decimal number")))
+        .ok_or_else(|| EvalError(format!("decimal2({s:?}): not a decimal number")))?;
+    vessel_core::decimal::check(d).map_err(|e| EvalError(format!("decimal2({s:?}): {e}")))
 }
 
 /// `time.DiffMilli(a, b)`: Go's `a.Sub(b).Milliseconds()`, including `Sub`'s saturation at
