@@ -7,10 +7,13 @@
 //!
 //! ```
 //! use vessel_core::{FieldType, Value, decimal};
-//! let price = decimal::from_f64_shortest(28.5);
-//! let v = Value::Decimal(decimal::round2(price * decimal::from_f64_shortest(1.1)));
+//! let price = decimal::from_f64_shortest(28.5)?;
+//! let v = Value::Decimal(decimal::round2(price * decimal::from_f64_shortest(1.1)?));
 //! assert_eq!(v.to_string(), "31.35");
 //! assert_eq!(FieldType::parse("decimal2"), Some(FieldType::Decimal2));
+//! // decimal2 is a 64-bit count of hundredths: beyond that is an error, never a clamp.
+//! assert!(decimal::check(decimal::MAX + decimal::round2(1.into())).is_err());
+//! # Ok::<(), decimal::DecimalError>(())
 //! ```
 
 pub mod decimal;

@@ -287,13 +287,18 @@ impl Acc {
         Ok(())
     }
 
-    pub(crate) fn finish(&self) -> Value {
+    /// The result. A decimal sum is checked only here: Go's decimals are unbounded, so a partial
+    /// sum beyond the decimal2 range that later comes back into it is no error.
+    pub(crate) fn finish(&self) -> Result<Value, EvalError> {
         let zero = |t: FieldType| Value::zero(t);
-        match self {
+        Ok(match self {
             Acc::Count(n) => Value::Int(*n),
             Acc::SumInt(s) => Value::Int(*s),
             Acc::SumFloat(s) => Value::Float(*s),
-            Acc::SumDec(s) => Value::Decimal(positive_zero(*s)),
+            Acc::SumDec(s) => Value::Decimal(
+                decimal::check(positive_zero(*s))
+                    .map_err(|e| EvalError(format!("sum(): decimal2 overflow: {e}")))?,
+            ),
             Acc::AvgInt(_, 0) => Value::Int(0),
             // Truncating division of the exact sum, like Go's int64 division.
             Acc::AvgInt(s, n) => Value::Int((s / i128::from(*n)) as i64),
@@ -308,7 +313,7 @@ impl Acc {
             Acc::ExtDec(_, v) => v.map_or_else(|| zero(FieldType::Decimal2), Value::Decimal),
             Acc::ExtStr(_, v) => Value::Str(v.clone().unwrap_or_default()),
             Acc::StringAgg(s) => Value::Str(s.clone()),
-        }
+        })
     }
 }
 
@@ -336,7 +341,7 @@ mod tests {
         for l in rows {
             st.update(&c, &[&r, l]).unwrap();
         }
-        st.finish(&c)
+        st.finish(&c).unwrap()
     }
 
     fn agg(src: &str) -> Value {
@@ -362,6 +367,33 @@ mod tests {
         assert_eq!(agg("count_if(l.ok)"), Value::Int(2));
         assert_eq!(agg("sum_if(l.price, l.ok)"), d("669.47"));
         assert_eq!(agg("sum_if(l.qty, l.qty > 100)"), Value::Int(0));
+    }
+
+    #[test]
+    fn decimal_sum_beyond_the_decimal2_range_is_an_error() {
+        let big = || l_row("60000000000000000", "x", 1, 0.0, true);
+        let c = compile_agg("sum(l.price)").unwrap();
+        let r = r_row();
+        let mut st = c.new_agg_state().unwrap();
+        st.update(&c, &[&r, &big()]).unwrap();
+        assert_eq!(st.finish(&c), Ok(d("60000000000000000")));
+        st.update(&c, &[&r, &big()]).unwrap();
+        let e = st.finish(&c).unwrap_err();
+        assert!(
+            e.0.starts_with(
+                "sum(): decimal2 overflow: 120000000000000000 is outside the decimal2 range"
+            ),
+            "{e}"
+        );
+        // Only the total counts, as with Go's unbounded decimals: a partial sum beyond the
+        // range that comes back into it is fine, and so is the average of large values.
+        let back = l_row("-60000000000000000", "x", 1, 0.0, true);
+        st.update(&c, &[&r, &back]).unwrap();
+        assert_eq!(st.finish(&c), Ok(d("60000000000000000")));
+        assert_eq!(
+            run("avg(l.price)", &[big(), big(), big()]),
+            d("60000000000000000")
+        );
     }
 
     #[test]
@@ -546,8 +578,8 @@ mod tests {
         st.update(&c, &[&r, &l]).unwrap();
         let snapshot = st.clone();
         st.update(&c, &[&r, &l]).unwrap();
-        assert_eq!(snapshot.finish(&c), Value::Int(1));
-        assert_eq!(st.finish(&c), Value::Int(2));
+        assert_eq!(snapshot.finish(&c), Ok(Value::Int(1)));
+        assert_eq!(st.finish(&c), Ok(Value::Int(2)));
         let _: &Compiled = &c;
     }
 }

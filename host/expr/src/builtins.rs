@@ -406,9 +406,20 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, EvalError> {
     } else {
         None
     };
-    parsed
-        .map(crate::eval::positive_zero)
-        .ok_or_else(|| EvalError(format!("decimal2({s:?}): not a decimal number")))
+    let d = match parsed {
+        Some(d) => crate::eval::positive_zero(d),
+        // A number too large even for a 96-bit decimal is out of range, not malformed.
+        None if (plain || s.contains(['e', 'E'])) && s.parse::<f64>().is_ok_and(f64::is_finite) => {
+            return Err(EvalError(format!(
+                "decimal2({s:?}): {}",
+                vessel_core::decimal::DecimalError::OutOfRange {
+                    value: s.to_string()
+                }
+            )));
+        }
+        None => return Err(EvalError(format!("decimal2({s:?}): not a decimal number"))),
+    };
+    vessel_core::decimal::check(d).map_err(|e| EvalError(format!("decimal2({s:?}): {e}")))
 }
 
 /// `time.DiffMilli(a, b)`: Go's `a.Sub(b).Milliseconds()`, including `Sub`'s saturation at
@@ -535,6 +546,17 @@ mod tests {
         assert!(parse_decimal("").is_err());
         assert_eq!(parse_decimal("-0.00").unwrap().to_string(), "0.00");
         assert!(parse_decimal("1_0").is_err());
+        // Beyond a 96-bit decimal: out of range, not "not a number".
+        for big in ["1e30", "123456789012345678901234567890", "-1E40"] {
+            let e = parse_decimal(big).unwrap_err().0;
+            assert!(e.contains("is outside the decimal2 range"), "{big}: {e}");
+        }
+        assert!(
+            parse_decimal("1e99999")
+                .unwrap_err()
+                .0
+                .contains("not a decimal number")
+        );
         assert!(parse_decimal(" 1").is_err());
     }
 

@@ -562,8 +562,77 @@ mod tests {
         assert_eq!(ev("-r.d"), d("-101.78"));
         assert_eq!(ev("-r.f"), Value::Float(-2.5));
         assert_eq!(ev("1 / 2.0"), Value::Float(0.5));
-        assert_eq!(ev("9223372036854775808"), d("9223372036854775808"));
-        assert_eq!(ev("9223372036854775808 + 1"), d("9223372036854775809.00"));
+        // Literals beyond int64 are decimals; they compare and convert, but a decimal2 result
+        // must fit decimal2's 64-bit hundredths.
+        assert_eq!(ev("9223372036854775808 > r.d"), Value::Bool(true));
+        assert_eq!(
+            ev("float(9223372036854775808)"),
+            Value::Float(9_223_372_036_854_775_808.0)
+        );
+        let e = cerr("9223372036854775808");
+        assert!(
+            e.message
+                .starts_with("9223372036854775808 is outside the decimal2 range"),
+            "{e}"
+        );
+        let e = cerr("9223372036854775808 + 1");
+        assert!(
+            e.message
+                .starts_with("decimal2 overflow in 9223372036854775808 + 1: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn decimal2_range_is_checked_wherever_a_decimal2_is_made() {
+        let range = "is outside the decimal2 range -92233720368547758.08 to 92233720368547758.07";
+        let cases = [
+            (
+                "decimal2(\"92233720368547758.07\") + decimal2(r.i) / decimal2(r.i) / 100",
+                "decimal2 overflow in 92233720368547758.07 + 0.01: 92233720368547758.08 ",
+            ),
+            (
+                "decimal2(r.i) * decimal2(\"20000000000000000\")",
+                "decimal2 overflow in 7 * 20000000000000000: 140000000000000000.00 ",
+            ),
+            (
+                "-(decimal2(\"-92233720368547758.08\") + decimal2(r.zero))",
+                "-(-92233720368547758.08): 92233720368547758.08 ",
+            ),
+            (
+                "decimal2(r.i * 100000000000000000)",
+                "decimal2(700000000000000000): 700000000000000000 ",
+            ),
+            ("decimal2(r.f * 1e17)", "decimal2(2.5e+17): 2.5e+17 "),
+            (
+                "decimal2(string(r.i) + \"e17\")",
+                "decimal2(\"7e17\"): 700000000000000000 ",
+            ),
+            (
+                "decimal2.iif(r.b, 100000000000000000000, r.d)",
+                "decimal2.iif(): 100000000000000000000 ",
+            ),
+        ];
+        for (src, want) in cases {
+            let e = try_ev(src).unwrap_err();
+            assert!(e.0.starts_with(want), "{src}: {e}");
+            assert!(e.0.contains(range), "{src}: {e}");
+        }
+        for src in [
+            "decimal2(math.Sqrt(r.f - 3.0))",
+            "decimal2(1.0 / float(r.zero))",
+        ] {
+            let e = try_ev(src).unwrap_err();
+            assert!(e.0.contains("has no decimal2 value"), "{src}: {e}");
+        }
+        assert_eq!(
+            try_ev("decimal2(\"92233720368547758.07\") - decimal2(r.zero)"),
+            Ok(d("92233720368547758.07"))
+        );
+        assert_eq!(
+            try_ev("decimal2(r.i * -13176245766935394) - decimal2(\"0.02\")"),
+            Ok(d("-92233720368547758.02"))
+        );
     }
 
     #[test]

@@ -310,9 +310,10 @@ pub(crate) fn dec_op(op: ArithOp, a: Decimal, b: Decimal) -> Result<Decimal, Eva
                 .map(|q| q.round_dp_with_strategy(16, RoundingStrategy::MidpointAwayFromZero))
         }
     };
-    match r {
-        Some(v) => Ok(positive_zero(decimal::round2(v))),
-        None => decimal_overflow(op, a, b),
+    match r.map(|v| decimal::check(positive_zero(decimal::round2(v)))) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => decimal_overflow(op, a, b, &e.to_string()),
+        None => decimal_overflow(op, a, b, "the result is outside the decimal2 range"),
     }
 }
 
@@ -324,8 +325,34 @@ fn decimal_division_by_zero(a: Decimal) -> Result<Decimal, EvalError> {
 
 #[cold]
 #[inline(never)]
-fn decimal_overflow(op: ArithOp, a: Decimal, b: Decimal) -> Result<Decimal, EvalError> {
-    fail(format!("decimal overflow in {a} {} {b}", op.symbol()))
+fn decimal_overflow(op: ArithOp, a: Decimal, b: Decimal, why: &str) -> Result<Decimal, EvalError> {
+    fail(format!(
+        "decimal2 overflow in {a} {} {b}: {why}",
+        op.symbol()
+    ))
+}
+
+/// A decimal2 made by a conversion, checked against the decimal2 range.
+#[inline]
+fn converted(
+    what: &str,
+    arg: impl fmt::Display,
+    d: Result<Decimal, decimal::DecimalError>,
+) -> Result<Decimal, EvalError> {
+    match d {
+        Ok(d) => Ok(d),
+        Err(e) => conversion_failed(what, &arg.to_string(), e),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn conversion_failed(
+    what: &str,
+    arg: &str,
+    e: decimal::DecimalError,
+) -> Result<Decimal, EvalError> {
+    fail(format!("{what}({arg}): {e}"))
 }
 
 /// Drops the sign of a zero: shopspring decimals have no negative zero, so `-0.001` rounds to
@@ -416,9 +443,19 @@ impl DecNode {
                 other => return v.wrong_type("decimal2", other),
             },
             DecNode::Bin(op, a, b) => dec_op(*op, a.eval(env)?, b.eval(env)?)?,
-            DecNode::Neg(a) => positive_zero(-a.eval(env)?),
-            DecNode::FromInt(a) => Decimal::from(a.eval(env)?),
-            DecNode::FromFloat(a) => positive_zero(decimal::from_f64_shortest(a.eval(env)?)),
+            DecNode::Neg(a) => {
+                let v = a.eval(env)?;
+                converted("-", v, decimal::check(positive_zero(-v)))?
+            }
+            DecNode::FromInt(a) => {
+                let i = a.eval(env)?;
+                converted("decimal2", i, decimal::from_i64(i))?
+            }
+            DecNode::FromFloat(a) => {
+                let f = a.eval(env)?;
+                let d = decimal::from_f64_shortest(f);
+                positive_zero(converted("decimal2", Value::Float(f), d)?)
+            }
             DecNode::FromStr(a) => builtins::parse_decimal(&a.eval(env)?)?,
             DecNode::FromBool(a) => Decimal::from(u8::from(a.eval(env)?)),
             DecNode::Iif(c, a, b) => {
@@ -634,6 +671,25 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("overflow")
+        );
+    }
+
+    #[test]
+    fn decimal_ops_fail_beyond_the_decimal2_range_instead_of_clamping() {
+        let max = decimal::MAX;
+        assert_eq!(dec_op(ArithOp::Add, max, d("0.004")), Ok(max));
+        let e = dec_op(ArithOp::Add, max, d("0.005")).unwrap_err();
+        assert_eq!(
+            e.0,
+            "decimal2 overflow in 92233720368547758.07 + 0.005: 92233720368547758.08 is outside \
+             the decimal2 range -92233720368547758.08 to 92233720368547758.07 (decimal2 is \
+             stored as a 64-bit count of hundredths)"
+        );
+        assert!(dec_op(ArithOp::Sub, decimal::MIN, d("0.01")).is_err());
+        assert!(dec_op(ArithOp::Div, max, d("0.5")).is_err());
+        assert_eq!(
+            dec_op(ArithOp::Mul, d("-46116860184273879.04"), d("2")),
+            Ok(decimal::MIN)
         );
     }
 

@@ -27,7 +27,7 @@
 //!
 //! let e = Compiled::compile("r.price * r.qty * decimal2(1.1)", &Reader, CompileOptions::default())?;
 //! assert_eq!(e.field_type(), Some(FieldType::Decimal2));
-//! let row = [Value::Decimal(decimal::from_f64_shortest(50.89)), Value::Int(2)];
+//! let row = [Value::Decimal(decimal::from_f64_shortest(50.89)?), Value::Int(2)];
 //! // 50.89 * 2 = 101.78, then * 1.1 = 111.958, rounded half away from zero.
 //! assert_eq!(e.eval(&[&row])?.to_string(), "111.96");
 //!
@@ -74,7 +74,11 @@
 //!   text as written. Regular expressions are best written as raw strings either way.
 //! * `*.iif`, `&&` and `||` evaluate lazily, so `int.iif(r.n != 0, r.t / r.n, 0)` cannot fail.
 //! * Integer arithmetic wraps on overflow like Go's; integer division by zero is an
-//!   [`EvalError`] instead of a panic; decimal overflow is an [`EvalError`].
+//!   [`EvalError`] instead of a panic.
+//! * decimal2 holds -92233720368547758.08 to 92233720368547758.07 (a 64-bit count of
+//!   hundredths, as stored). Every decimal2 result beyond that (arithmetic, `-x`, `decimal2(x)`
+//!   of an int, float or string, `sum`) is an [`EvalError`] naming the value, never a clamped
+//!   value; so is `decimal2(x)` of a NaN or infinite float, where Go panics.
 //! * A constant subexpression that cannot be evaluated (`1/0`, `int("x")`, a `time.Parse` of a
 //!   bad literal, an invalid literal regex) is a compile error.
 //! * Empty aggregates: when no row was fed (for example every row failed the condition of a
@@ -194,6 +198,14 @@ impl Compiled {
             Root::Scalar(n) => n.ty(),
             Root::Agg(spec) => spec.ty,
         };
+        // Literals beyond int64 are decimals of any size (they may take part in a comparison or
+        // a float computation), but as the value of the whole expression they must fit.
+        if let Root::Scalar(eval::Node::Dec(eval::DecNode::Const(d))) = &root {
+            vessel_core::decimal::check(*d).map_err(|e| ExprError {
+                offset: 0,
+                message: e.to_string(),
+            })?;
+        }
         Ok(Compiled {
             src: src.to_string(),
             root,
@@ -261,6 +273,14 @@ impl Compiled {
     /// Runtime errors (integer division by zero, unparsable number, ...).
     pub fn eval(&self, env: &[&[Value]]) -> Result<Value, EvalError> {
         match &self.root {
+            // Every decimal computation checks its result; a choice between operands does not,
+            // and one of them may be a literal beyond the decimal2 range.
+            Root::Scalar(eval::Node::Dec(n @ eval::DecNode::Iif(..))) => {
+                let d = n.eval(env)?;
+                vessel_core::decimal::check(d)
+                    .map(Value::Decimal)
+                    .map_err(|e| EvalError(format!("decimal2.iif(): {e}")))
+            }
             Root::Scalar(n) => n.eval(env),
             Root::Agg(_) => Err(EvalError(format!(
                 "{}: an aggregate expression is evaluated with new_agg_state(), update() and \
@@ -303,7 +323,10 @@ impl AggState {
     }
 
     /// The aggregate result for the rows fed so far.
-    pub fn finish(&self, _expr: &Compiled) -> Value {
+    ///
+    /// # Errors
+    /// A decimal2 sum beyond the decimal2 range.
+    pub fn finish(&self, _expr: &Compiled) -> Result<Value, EvalError> {
         self.acc.finish()
     }
 }
@@ -632,13 +655,29 @@ mod tests {
             match Compiled::compile(&src, &TestScope, opts(false)) {
                 Ok(c) => {
                     prop_assert!(c.field_type().is_some_and(|t| t.is_numeric()), "{}", src);
-                    let _ = c.eval(&[&r, &l]);
+                    // From decimal2 inputs within range, a decimal2 result is within range
+                    // too or an error: never a clamped or wrapped value.
+                    let in_range = |v: &Value| match v {
+                        Value::Decimal(d) => vessel_core::decimal::check(*d).is_ok(),
+                        _ => true,
+                    };
+                    let inputs_in_range = r.iter().chain(&l).all(in_range);
+                    if let Ok(Value::Decimal(d)) = c.eval(&[&r, &l])
+                        && inputs_in_range
+                    {
+                        prop_assert!(
+                            vessel_core::decimal::check(d).is_ok(),
+                            "{} gave {} beyond the decimal2 range", src, d
+                        );
+                    }
                 }
                 // Only a failing constant subexpression may be rejected.
                 Err(e) => prop_assert!(
                     e.message.contains("division by zero")
                         || e.message.contains("overflow")
                         || e.message.contains("not a decimal number")
+                        || e.message.contains("outside the decimal2 range")
+                        || e.message.contains("has no decimal2 value")
                         || e.message.contains("out of the"),
                     "{}: {}", src, e
                 ),

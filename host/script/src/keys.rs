@@ -375,6 +375,26 @@ mod tests {
     }
 
     #[test]
+    fn float_specials_encode_as_capillaries_does() {
+        // Go: `f >= 0` picks the sign, `%.32f` of the absolute value (`-0.000…` for negative
+        // zero, `NaN`, `+Inf`), space-padded to 66 and the spaces turned into zeros, digits
+        // complemented for the "-" sign. NaN fails `f >= 0` and takes the "-" branch.
+        let k = |f: f64| key(FieldType::Float, false, &Value::Float(f));
+        assert_eq!(k(-0.0), format!("0{}-0.{}", "0".repeat(31), "0".repeat(32)));
+        assert_eq!(k(0.0), format!("0{}0.{}", "0".repeat(32), "0".repeat(32)));
+        assert_eq!(k(f64::NAN), format!("-{}NaN", "9".repeat(63)));
+        assert_eq!(k(-f64::NAN), k(f64::NAN));
+        assert_eq!(k(f64::INFINITY), format!("0{}+Inf", "0".repeat(62)));
+        assert_eq!(k(f64::NEG_INFINITY), format!("-{}+Inf", "9".repeat(62)));
+        let tiny = k(f64::from_bits(1));
+        assert_eq!(tiny, format!("0{}0.{}", "0".repeat(32), "0".repeat(32)));
+        // The extremes of decimal2 encode through their nearest doubles.
+        let d = |v: Decimal| key(FieldType::Decimal2, false, &Value::Decimal(v));
+        assert_eq!(d(vessel_core::decimal::MAX), k(92_233_720_368_547_758.07));
+        assert_eq!(d(vessel_core::decimal::MIN), k(-92_233_720_368_547_758.08));
+    }
+
+    #[test]
     fn datetime_and_bool_encoding() {
         assert_eq!(
             key(FieldType::DateTime, false, &dt(1, 1, 1, 0, 0, 0)),

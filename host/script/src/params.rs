@@ -64,9 +64,79 @@ impl ScriptFormat {
     pub fn parse_value(self, text: &str) -> Result<serde_json::Value, String> {
         match self {
             ScriptFormat::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
-            ScriptFormat::Yaml => serde_norway::from_str(text).map_err(|e| e.to_string()),
+            ScriptFormat::Yaml => {
+                check_yaml_flow_nesting(text)?;
+                serde_norway::from_str(text).map_err(|e| e.to_string())
+            }
         }
     }
+}
+
+/// Deepest nesting of YAML flow collections (`[...]`, `{...}`) accepted.
+///
+/// The YAML parser (serde_norway, on libyaml) refuses more than 128 nested levels anyway, but only after libyaml has scanned
+/// the whole text, and libyaml's scanner takes time quadratic in the flow nesting: 100,000
+/// nested `[` (200 KB) keep it busy for most of a minute, a megabyte for hours. Counting first
+/// turns such a hostile file into an immediate error.
+const MAX_YAML_FLOW_NESTING: usize = 128;
+
+/// Fails when flow collections nest deeper than [`MAX_YAML_FLOW_NESTING`]. Brackets inside
+/// quoted scalars and comments do not count; a bracket inside a plain scalar may, which can
+/// only make the count too high for a text that nests about 128 levels already.
+fn check_yaml_flow_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut line = 1usize;
+    // Quotes and comments start only after a blank or an indicator, not inside a word.
+    let mut boundary = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' if boundary => {
+                if chars.by_ref().any(|c| c == '\n') {
+                    line += 1;
+                }
+                boundary = true;
+                continue;
+            }
+            '"' | '\'' if boundary => {
+                let mut escaped = false;
+                while let Some(q) = chars.next() {
+                    if q == '\n' {
+                        line += 1;
+                    }
+                    if c == '"' && q == '\\' && !escaped {
+                        escaped = true;
+                        continue;
+                    }
+                    if q == c && !escaped {
+                        // `''` inside a single-quoted scalar is a quote, not the end.
+                        if c == '\'' && chars.peek() == Some(&'\'') {
+                            chars.next();
+                            continue;
+                        }
+                        break;
+                    }
+                    escaped = false;
+                }
+                boundary = false;
+                continue;
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_YAML_FLOW_NESTING {
+                    return Err(format!(
+                        "line {line}: [ ] and {{ }} nest more than {MAX_YAML_FLOW_NESTING} \
+                         levels deep; flatten the structure"
+                    ));
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '\n' => line += 1,
+            _ => {}
+        }
+        boundary = c.is_whitespace() || matches!(c, '[' | ']' | '{' | '}' | ',' | ':' | '-');
+    }
+    Ok(())
 }
 
 /// The value of one parameter.
@@ -512,6 +582,28 @@ fn escape_json(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_yaml_flow_nesting_is_refused_before_parsing() {
+        let deep = |n: usize| format!("a: 1\nb: {}{}\n", "[".repeat(n), "]".repeat(n));
+        assert!(ScriptFormat::Yaml.parse_value(&deep(100)).is_ok());
+        let e = ScriptFormat::Yaml.parse_value(&deep(129)).unwrap_err();
+        assert_eq!(
+            e,
+            "line 2: [ ] and { } nest more than 128 levels deep; flatten the structure"
+        );
+        // A megabyte of brackets is refused at once (libyaml would scan it for hours).
+        assert!(ScriptFormat::Yaml.parse_value(&deep(1_000_000)).is_err());
+        // Brackets in quoted scalars and comments do not count; apostrophes inside words do
+        // not start a quoted scalar.
+        let quoted = format!(
+            "a: '{0}'\nb: \"{0}\\\" {0}\"\n# {0}\nc: it's [x, it's]\nd: {{e: [1, 'x''{0}']}}\n",
+            "[".repeat(300)
+        );
+        let v = ScriptFormat::Yaml.parse_value(&quoted).unwrap();
+        assert_eq!(v["c"], "it's [x, it's]");
+        assert_eq!(v["d"]["e"][1], format!("x'{}", "[".repeat(300)));
+    }
 
     fn params() -> Params {
         Params::new("params.json")

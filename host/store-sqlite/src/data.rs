@@ -18,7 +18,7 @@
 //! clustered by token and a batch's token range is a contiguous B-tree range scan.
 
 use crate::keyspace::{KsInner, TableInfo};
-use crate::sql::{db_err, decl_type, decode, field_type_of_decl, quote};
+use crate::sql::{db_err, decl_type, decode, field_type_of_decl, float_bits, quote};
 use crate::workflow::WORKFLOW_TABLES;
 use rand::RngExt;
 use rusqlite::{CachedStatement, Connection, Statement};
@@ -180,8 +180,16 @@ fn bind_fields(
         let p = j + 3;
         match rows.column(c) {
             Column::Int(v) => stmt.raw_bind_parameter(p, v[r])?,
-            Column::Float(v) => stmt.raw_bind_parameter(p, v[r])?,
-            Column::Decimal(v) => stmt.raw_bind_parameter(p, decimal::to_cents(v[r]))?,
+            Column::Float(v) => stmt.raw_bind_parameter(p, float_bits(v[r]))?,
+            Column::Decimal(v) => {
+                // A decimal beyond the decimal2 range has no stored form: refuse the write
+                // rather than store a clamped number.
+                let cents = decimal::to_cents(v[r]).map_err(|e| {
+                    let field = &rows.schema().fields()[c].0;
+                    rusqlite::Error::ToSqlConversionFailure(format!("field '{field}': {e}").into())
+                })?;
+                stmt.raw_bind_parameter(p, cents)?
+            }
             Column::Str(v) => stmt.raw_bind_parameter(p, v[r].as_str())?,
             Column::Bool(v) => stmt.raw_bind_parameter(p, i64::from(v[r]))?,
             Column::DateTime(v) => stmt.raw_bind_parameter(p, time::to_millis(&v[r]))?,

@@ -12,9 +12,10 @@
 //! * on every data and index table an index on `batch_idx`, so that cleaning up a crashed batch
 //!   touches only that batch's rows.
 //!
-//! Values keep their exact types: `decimal2` is stored as integer cents, `datetime` as UTC
-//! milliseconds, `bool` as 0/1; a table's column types say which (`INTEGER_CENTS`,
-//! `INTEGER_MS`, `INTEGER_BOOL`), and reading a field as another type than it was written is an
+//! Values keep their exact types: `float` is stored as its IEEE 754 bits in an integer (so NaN,
+//! ±Inf and -0.0 survive, which SQLite's REAL does not guarantee), `decimal2` as integer cents,
+//! `datetime` as UTC milliseconds, `bool` as 0/1; a table's column types say which
+//! (`INTEGER_F64_BITS`, `INTEGER_CENTS`, `INTEGER_MS`, `INTEGER_BOOL`), and reading a field as another type than it was written is an
 //! error. Fields may not be named `rowid` or `batch_idx`. [`Keyspace::lookup`] expects distinct
 //! keys (a repeated key's rows are reported at its first position only).
 //!

@@ -23,15 +23,20 @@ pub(crate) fn quote(ident: &str) -> String {
 
 /// Declared SQL type of a column of field type `t`.
 ///
-/// Every type is stored with INTEGER, REAL or TEXT storage class (decimal2 as cents, bool as
-/// 0/1, datetime as UTC milliseconds). The declared names differ so that the table says what
-/// it holds (`sqlite3 file .schema` is readable on its own) and so that a reader asking for
-/// another type than was written gets an error instead of reinterpreted numbers. Every name
-/// containing `INT` gets INTEGER affinity.
+/// Every type is stored with INTEGER or TEXT storage class (float as its IEEE 754 bits,
+/// decimal2 as cents, bool as 0/1, datetime as UTC milliseconds). The declared names differ so
+/// that the table says what it holds (`sqlite3 file .schema` is readable on its own) and so that
+/// a reader asking for another type than was written gets an error instead of reinterpreted
+/// numbers. Every name containing `INT` gets INTEGER affinity.
+///
+/// Floats are not stored as REAL because SQLite does not keep every double: it writes NaN as
+/// NULL and may store an integral REAL such as -0.0 as the integer 0, which reads back as +0.0.
+/// The bits keep NaN (with its payload), ±Inf, -0.0 and subnormals exactly. No SQL compares or
+/// orders float columns (ordering uses the index keys), so the bits never need to sort.
 pub(crate) fn decl_type(t: FieldType) -> &'static str {
     match t {
         FieldType::Int => "INTEGER",
-        FieldType::Float => "REAL",
+        FieldType::Float => "INTEGER_F64_BITS",
         FieldType::Decimal2 => "INTEGER_CENTS",
         FieldType::String => "TEXT",
         FieldType::Bool => "INTEGER_BOOL",
@@ -48,14 +53,12 @@ pub(crate) fn field_type_of_decl(decl: &str) -> Option<FieldType> {
 
 /// Decodes a stored value as field type `t`; `None` when the storage class does not fit.
 ///
-/// SQLite stores a NaN float as NULL, so a NULL float reads back as NaN. Other NULLs cannot be
-/// written by Vessel and read as the type's zero value, Capillaries' stand-in for a missing value.
+/// NULLs cannot be written by Vessel and read as the type's zero value, Capillaries' stand-in
+/// for a missing value.
 pub(crate) fn decode(t: FieldType, v: ValueRef<'_>) -> Option<Value> {
     Some(match (t, v) {
         (FieldType::Int, ValueRef::Integer(i)) => Value::Int(i),
-        (FieldType::Float, ValueRef::Real(f)) => Value::Float(f),
-        (FieldType::Float, ValueRef::Integer(i)) => Value::Float(i as f64),
-        (FieldType::Float, ValueRef::Null) => Value::Float(f64::NAN),
+        (FieldType::Float, ValueRef::Integer(bits)) => Value::Float(float_of_bits(bits)),
         (FieldType::Decimal2, ValueRef::Integer(c)) => Value::Decimal(decimal::from_cents(c)),
         (FieldType::String, ValueRef::Text(s)) => Value::Str(std::str::from_utf8(s).ok()?.into()),
         (FieldType::Bool, ValueRef::Integer(b)) => Value::Bool(b != 0),
@@ -63,6 +66,16 @@ pub(crate) fn decode(t: FieldType, v: ValueRef<'_>) -> Option<Value> {
         (t, ValueRef::Null) => Value::zero(t),
         _ => return None,
     })
+}
+
+/// The stored form of a float: its IEEE 754 bits as a signed integer.
+pub(crate) fn float_bits(f: f64) -> i64 {
+    i64::from_ne_bytes(f.to_bits().to_ne_bytes())
+}
+
+/// Inverse of [`float_bits`].
+pub(crate) fn float_of_bits(bits: i64) -> f64 {
+    f64::from_bits(u64::from_ne_bytes(bits.to_ne_bytes()))
 }
 
 /// Whether an error means the database stayed locked by another connection or process for the
@@ -102,15 +115,15 @@ mod tests {
     fn declared_types_round_trip() {
         for t in FieldType::ALL {
             assert_eq!(field_type_of_decl(decl_type(t)), Some(t));
-            assert!(
-                decl_type(t) == "REAL" || decl_type(t) == "TEXT" || decl_type(t).contains("INT")
-            );
+            assert!(decl_type(t) == "TEXT" || decl_type(t).contains("INT"));
         }
         assert_eq!(
             field_type_of_decl("integer_cents"),
             Some(FieldType::Decimal2)
         );
         assert_eq!(field_type_of_decl("BLOB"), None);
+        // Tables of older versions stored floats as REAL, which loses -0.0 and NaN.
+        assert_eq!(field_type_of_decl("REAL"), None);
     }
 
     #[test]
@@ -123,10 +136,11 @@ mod tests {
             decode(FieldType::Bool, ValueRef::Integer(1)),
             Some(Value::Bool(true))
         );
-        assert!(matches!(
-            decode(FieldType::Float, ValueRef::Null),
-            Some(Value::Float(f)) if f.is_nan()
-        ));
+        assert_eq!(
+            decode(FieldType::Float, ValueRef::Integer(float_bits(-0.0))),
+            Some(Value::Float(-0.0))
+        );
+        assert_eq!(decode(FieldType::Float, ValueRef::Real(1.5)), None);
         assert_eq!(decode(FieldType::Int, ValueRef::Text(b"1")), None);
     }
 }

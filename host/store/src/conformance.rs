@@ -39,6 +39,7 @@ pub async fn run_all(storage: Arc<dyn Storage>, ks_prefix: &str) {
     claim_marker(storage.clone(), ks_prefix).await;
     create_table(storage.clone(), ks_prefix).await;
     all_types(storage.clone(), ks_prefix).await;
+    exact_numbers(storage.clone(), ks_prefix).await;
     paging(storage.clone(), ks_prefix).await;
     split_ranges(storage.clone(), ks_prefix).await;
     unique_duplicates(storage.clone(), ks_prefix).await;
@@ -518,6 +519,119 @@ pub async fn all_types(storage: Arc<dyn Storage>, ks_prefix: &str) {
         assert_eq!(page.rows.get(r, 0), want[6]);
         assert_eq!(page.rows.get(r, 1), want[4]);
         assert_eq!(page.rows.get(r, 3), want[3]);
+    }
+    finish(&storage, &name).await;
+}
+
+/// Floats come back bit for bit (NaN with its sign and payload, ±Inf, -0.0, subnormals, the
+/// extremes), decimal2 keeps its whole range, and a decimal2 beyond that range is refused with
+/// an error naming the field instead of being stored clamped.
+///
+/// # Panics
+/// When the check fails.
+pub async fn exact_numbers(storage: Arc<dyn Storage>, ks_prefix: &str) {
+    let (name, ks) = fresh(&storage, ks_prefix, "numbers").await;
+    let schema = schema_of(&[
+        ("id", FieldType::Int),
+        ("f", FieldType::Float),
+        ("d", FieldType::Decimal2),
+    ]);
+    let def = table_def("exact", 1, &schema, &[]);
+    ok(ks.create_table(&def).await, "create_table");
+    let floats = [
+        f64::NAN,
+        -f64::NAN,
+        f64::from_bits(0x7ff8_0000_dead_beef),
+        f64::from_bits(0x7ff0_0000_0000_0001),
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        f64::from_bits(1),
+        -f64::from_bits(1),
+        f64::from_bits(0x000f_ffff_ffff_ffff),
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        f64::EPSILON,
+        1.0,
+        -1.0,
+        2.0,
+        0.1 + 0.2,
+        9_007_199_254_740_993.0,
+    ];
+    let decimals = [
+        vessel_core::decimal::MAX,
+        vessel_core::decimal::MIN,
+        Decimal::new(i64::MAX - 1, 2),
+        Decimal::new(1, 2),
+        Decimal::new(-1, 2),
+        Decimal::new(0, 2),
+    ];
+    let mut rows = RowSet::new(schema.clone());
+    for (i, f) in floats.iter().enumerate() {
+        rows.push_row(vec![
+            Value::Int(i as i64),
+            Value::Float(*f),
+            Value::Decimal(decimals[i % decimals.len()]),
+        ]);
+    }
+    ok(
+        ks.write_rows(&def, 0, &rows, &[], WriteMode::Normal).await,
+        "write_rows",
+    );
+    let got = scan(&*ks, &def.table_ref(), &schema, TokenRange::ALL, 1000).await;
+    assert_eq!(got.len(), floats.len(), "row count");
+    for row in got {
+        let i = usize::try_from(int_of(&row[0])).expect("id is an index");
+        let Value::Float(f) = row[1] else {
+            panic!("row {i}: float field read back as {:?}", row[1]);
+        };
+        assert_eq!(
+            f.to_bits(),
+            floats[i].to_bits(),
+            "row {i}: float {:e} (bits {:#018x}) came back as {f:e} (bits {:#018x})",
+            floats[i],
+            floats[i].to_bits(),
+            f.to_bits()
+        );
+        assert_eq!(
+            row[2],
+            Value::Decimal(decimals[i % decimals.len()]),
+            "row {i}: decimal2 changed in storage"
+        );
+    }
+
+    for bad in [
+        vessel_core::decimal::MAX + Decimal::new(1, 2),
+        vessel_core::decimal::MIN - Decimal::new(1, 2),
+        Decimal::MAX,
+    ] {
+        let mut rows = RowSet::new(schema.clone());
+        rows.push_row(vec![
+            Value::Int(100),
+            Value::Float(0.0),
+            Value::Decimal(Decimal::ZERO),
+        ]);
+        rows.push_row(vec![
+            Value::Int(101),
+            Value::Float(0.0),
+            Value::Decimal(bad),
+        ]);
+        let e = expect_err(
+            ks.write_rows(&def, 1, &rows, &[], WriteMode::Normal).await,
+            "write of a decimal2 beyond the range",
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("'d'") && msg.contains(&bad.to_string()),
+            "the error for decimal2 {bad} must name field 'd' and the value: {msg}"
+        );
+        assert_eq!(
+            count(&*ks, &def).await,
+            floats.len() as u64,
+            "a refused write of decimal2 {bad} left rows behind"
+        );
     }
     finish(&storage, &name).await;
 }

@@ -347,7 +347,10 @@ fn convert(text: &str, t: FieldType, format: Option<&str>) -> Result<Value, Opti
             check_float_format(format)?;
             decimal::parse_via_float(text)
                 .map(Value::Decimal)
-                .ok_or(None)
+                .map_err(|e| match e {
+                    decimal::DecimalError::NotANumber { .. } => None,
+                    e => Some(e.to_string()),
+                })
         }
         FieldType::Bool => parse_bool(text).map(Value::Bool).ok_or(None),
         FieldType::DateTime => {

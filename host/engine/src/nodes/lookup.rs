@@ -206,7 +206,11 @@ async fn emit_grouped(
                     .update(&f.expr, &env)
                     .map_err(|e| ctx.eval_err(&field(), e))?;
             }
-            w.push(state.finish(&f.expr));
+            w.push(
+                state
+                    .finish(&f.expr)
+                    .map_err(|e| ctx.eval_err(&field(), e))?,
+            );
         } else {
             // Non-aggregate fields of a grouped node see the last matching right row.
             let l = found.last().map_or(l_zero, Vec::as_slice);

@@ -911,10 +911,15 @@ fn parse_go_bool(s: &str) -> Option<bool> {
 /// # Errors
 /// A message saying what text the type expects.
 pub fn parse_default_value(t: FieldType, s: &str) -> Result<Value, String> {
+    if t == FieldType::Decimal2
+        && let Err(e @ decimal::DecimalError::OutOfRange { .. }) = decimal::parse_via_float(s)
+    {
+        return Err(format!("'{s}' is not a valid decimal2 default: {e}"));
+    }
     let v = match t {
         FieldType::Int => s.trim().parse::<i64>().ok().map(Value::Int),
         FieldType::Float => s.trim().parse::<f64>().ok().map(Value::Float),
-        FieldType::Decimal2 => decimal::parse_via_float(s).map(Value::Decimal),
+        FieldType::Decimal2 => decimal::parse_via_float(s).ok().map(Value::Decimal),
         FieldType::String => Some(Value::Str(s.to_string())),
         FieldType::Bool => parse_go_bool(s.trim()).map(Value::Bool),
         FieldType::DateTime => gotime::parse(DEFAULT_VALUE_TIME_LAYOUT, s.trim())
@@ -1213,6 +1218,15 @@ mod tests {
             "'9.5' is not a valid int default; expected a decimal integer such as 999"
         );
         assert!(parse_default_value(FieldType::DateTime, "1980-02-03").is_err());
+        // decimal2 holds a 64-bit count of hundredths; a larger default is refused, not clamped.
+        let e = parse_default_value(FieldType::Decimal2, "1e20").unwrap_err();
+        assert!(
+            e.starts_with(
+                "'1e20' is not a valid decimal2 default: 1e20 is outside the decimal2 range"
+            ),
+            "{e}"
+        );
+        assert!(parse_default_value(FieldType::Decimal2, "90000000000000000").is_ok());
     }
 
     #[test]

@@ -574,12 +574,15 @@ impl Loader<'_> {
 /// Checks a reader column's `col_default_value` the way the CSV reader will parse it.
 fn check_reader_default(t: FieldType, s: &str, layout: Option<&str>) -> Result<(), String> {
     let s = s.trim();
+    if t == FieldType::Decimal2
+        && let Err(e @ decimal::DecimalError::OutOfRange { .. }) = decimal::parse_via_float(s)
+    {
+        return Err(format!("'{s}' cannot be read as decimal2: {e}"));
+    }
     let ok = match t {
         FieldType::Int => s.parse::<i64>().is_ok(),
         FieldType::Float => s.parse::<f64>().is_ok(),
-        FieldType::Decimal2 => {
-            s.parse::<vessel_core::Decimal>().is_ok() || decimal::parse_via_float(s).is_some()
-        }
+        FieldType::Decimal2 => decimal::parse_via_float(s).is_ok(),
         FieldType::String => true,
         FieldType::Bool => parse_go_bool(s).is_some(),
         FieldType::DateTime => match layout {
@@ -744,6 +747,8 @@ mod tests {
     fn reader_defaults_are_checked() {
         assert!(check_reader_default(FieldType::Int, "12", None).is_ok());
         assert!(check_reader_default(FieldType::Decimal2, "1e3", None).is_ok());
+        let e = check_reader_default(FieldType::Decimal2, "-1e18", None).unwrap_err();
+        assert!(e.contains("outside the decimal2 range"), "{e}");
         assert!(
             check_reader_default(FieldType::Bool, "maybe", None)
                 .unwrap_err()
