@@ -74,8 +74,9 @@ impl ScriptFormat {
 
 /// Deepest nesting of YAML flow collections (`[...]`, `{...}`) accepted.
 ///
-/// The YAML parser (serde_norway, on libyaml) refuses more than 128 nested levels anyway, but only after libyaml has scanned
-/// the whole text, and libyaml's scanner takes time quadratic in the flow nesting: 100,000
+/// The YAML parser (serde_norway, on libyaml) refuses more than 128 nested levels anyway, but
+/// only after libyaml has scanned the whole text, and libyaml's scanner takes time quadratic in
+/// the flow nesting: 100,000
 /// nested `[` (200 KB) keep it busy for most of a minute, a megabyte for hours. Counting first
 /// turns such a hostile file into an immediate error.
 const MAX_YAML_FLOW_NESTING: usize = 128;
