@@ -50,7 +50,9 @@ impl KsInner {
             return Err(StoreError::NoSuchKeyspace(name.to_string()));
         }
         let mut conn = match open_connection(&path, busy_timeout, create) {
-            Err(StoreError::Backend(_)) if !create && !path.exists() => {
+            Err(StoreError::Backend(_) | StoreError::Environment(_))
+                if !create && !path.exists() =>
+            {
                 return Err(StoreError::NoSuchKeyspace(name.to_string()));
             }
             other => other?,
