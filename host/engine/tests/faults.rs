@@ -428,6 +428,18 @@ halts_then_resumes!(
 );
 
 halts_then_resumes!(
+    recording_a_failure_fails_once,
+    1,
+    "cannot record status of batch",
+    |plan| {
+        // Only the call recording the failure fails: acknowledging the message would leave
+        // the batch without a final status and the run waiting for it forever.
+        let first = plan.add(Rule::nth("write_data", 3, Fault::Backend));
+        plan.add(Rule::nth("append_batch_event", 1, Fault::DiskFull).armed_by(first));
+    }
+);
+
+halts_then_resumes!(
     cleaning_a_failed_batch_fails_on_a_full_disk,
     1,
     "cannot remove the rows of failed batch",
