@@ -7,6 +7,7 @@
 
 use crate::support::{assert_same_file, s, vessel_ok};
 use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ fn setup(dir: &Path) -> PathBuf {
           "label": {"expression": "fmt.Sprintf(\"%s-%05d-%s\", r.name, r.id, r.name)", "type": "string"},
           "taxed": {"expression": "r.amount * decimal2(1.2)", "type": "decimal2"}
         },
-        "indexes": {"idx_enriched_id_to_check_uniq": "unique(id)", "idx_enriched_label": "non_unique(label)"}}
+        "indexes": {"idx_enriched_id_to_check_uniq": "unique(id)", "idx_enriched_label_to_check_uniq": "unique(label)"}}
     },
     "dump": {
       "type": "table_file",
@@ -121,8 +122,9 @@ fn vessel_bounded(args: &[&str]) -> Output {
 
 #[test]
 fn full_tmpfs_ends_the_run_with_an_error_and_resume_finishes_it() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    // /proc/self belongs to the process's effective user.
+    let euid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    if euid != 0 {
         let msg = "full_tmpfs test needs root to mount a tmpfs; not run";
         assert!(
             std::env::var("VESSEL_TEST_TMPFS").as_deref() != Ok("1"),
@@ -146,7 +148,8 @@ fn full_tmpfs_ends_the_run_with_an_error_and_resume_finishes_it() {
     let script = setup(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    let tmpfs = Tmpfs::mount(&data, "3m");
+    // The loaded table fits (about 3.5 MB), the enriched one (about 20 MB) does not.
+    let tmpfs = Tmpfs::mount(&data, "8m");
     let out = vessel_bounded(&[
         "run",
         s(&script),
@@ -164,6 +167,7 @@ fn full_tmpfs_ends_the_run_with_an_error_and_resume_finishes_it() {
         "the error must name the cause:\n{stderr}"
     );
     assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(stderr.contains("batch full/1/enrich/"), "{stderr}");
     assert!(!dir.path().join("out/enriched.csv").exists());
 
     tmpfs.grow("512m");
