@@ -140,27 +140,43 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
     };
 
     let mut interrupted = false;
+    let mut halted = None;
     loop {
+        // A halt leaves the run unfinished for good in this process: stop waiting for it.
+        if let Some(cause) = engine.halted() {
+            halted = Some(cause);
+            break;
+        }
         let st = engine.run_status(&keyspace, run_id).await?;
         if matches!(st, RunStatus::Complete | RunStatus::Stop) {
             break;
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            cause = engine.wait_halted() => { halted = Some(cause); break; }
             _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
         }
     }
-    let _ = stop_tx.send(interrupted);
+    let _ = stop_tx.send(interrupted || halted.is_some());
     queue.close();
     for h in handles {
         let _ = h.await;
     }
     bars.finish();
-    if interrupted {
+    let resume = format!(
+        "vessel run --resume --keyspace {keyspace} --data-dir {}",
+        data_dir.display()
+    );
+    if let Some(cause) = halted {
+        eprintln!("error: {cause}");
         eprintln!(
-            "interrupted: finish the run with `vessel run --resume --keyspace {keyspace} --data-dir {}`",
-            data_dir.display()
+            "run {run_id} of keyspace {keyspace} is not finished; once the cause is fixed \
+             (free disk space, repair the file system), finish it with `{resume}`"
         );
+        return Ok(ExitCode::FAILURE);
+    }
+    if interrupted {
+        eprintln!("interrupted: finish the run with `{resume}`");
         return Ok(ExitCode::from(130));
     }
     let summary = engine.summary(&keyspace, run_id).await?;

@@ -133,6 +133,9 @@ pub struct Engine {
     pub(crate) lookup_cache: LookupCache,
     /// Processor plugins, started on first use.
     pub(crate) plugins: Arc<LazyPlugins>,
+    /// Why this engine's workers stopped taking work, once one of them could not record a
+    /// batch's outcome (see [`Engine::halted`]).
+    pub(crate) halt: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Engine {
@@ -149,6 +152,7 @@ impl Engine {
             in_flight: Mutex::new(HashSet::new()),
             lookup_cache: LookupCache::new(DEFAULT_LOOKUP_CACHE_BYTES),
             plugins,
+            halt: tokio::sync::watch::Sender::new(None),
         }
     }
 
@@ -183,6 +187,38 @@ impl Engine {
     /// This process's identity as written in batch history (`host/pid/start ms`).
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// Why the engine halted, if it did: a worker could not record a batch's outcome, or the
+    /// machine failed under it (full disk, I/O error). The batch was handed back to the queue
+    /// unfinished, every worker of this engine stops taking work, and the run stays
+    /// unfinished so that `resume_run` can finish it once the cause is fixed.
+    pub fn halted(&self) -> Option<String> {
+        self.halt.borrow().clone()
+    }
+
+    /// Waits until the engine halts and returns the cause (see [`Engine::halted`]).
+    pub async fn wait_halted(&self) -> String {
+        let mut rx = self.halt.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(cause) => cause.clone().unwrap_or_default(),
+            // The engine owns the sender: it cannot be gone while `self` lives.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Halts the engine with `cause` (the first cause wins) and tells the worker to stop.
+    pub(crate) fn halt(&self, cause: String) -> crate::worker::Outcome {
+        tracing::error!(%cause, "workers stop taking work");
+        self.halt.send_if_modified(|h| {
+            if h.is_none() {
+                *h = Some(cause.clone());
+                true
+            } else {
+                false
+            }
+        });
+        crate::worker::Outcome::Halt(cause)
     }
 
     pub(crate) fn report(&self, event: ProgressEvent) {
@@ -335,11 +371,18 @@ impl Engine {
             }
             self.publish_ready(ks, script, props).await?;
         }
-        self.refresh_run(ks, props).await
+        self.refresh_run(ks, props, true).await
     }
 
-    /// Marks the run complete when every affected node is terminal.
-    pub(crate) async fn refresh_run(&self, ks: &dyn Keyspace, props: &RunProperties) -> Result<()> {
+    /// Marks the run complete when every affected node is terminal. With `claim`, only the
+    /// first caller to claim the run's completion marker appends the event; a resume passes
+    /// false, because a process that claimed the marker may have failed before appending.
+    pub(crate) async fn refresh_run(
+        &self,
+        ks: &dyn Keyspace,
+        props: &RunProperties,
+        claim: bool,
+    ) -> Result<()> {
         let events = ks.node_events(Some(&[props.run_id])).await?;
         let statuses = status::node_statuses(&events, props.run_id);
         let Some(combined) = status::combined_node_status(&statuses, &props.affected_nodes) else {
@@ -350,9 +393,10 @@ impl Engine {
             return Ok(());
         }
         if matches!(combined, NodeStatus::Success | NodeStatus::Fail)
-            && ks
+            && (ks
                 .claim_marker(&format!("complete/{}", props.run_id))
                 .await?
+                || !claim)
         {
             let comment: BTreeMap<&str, &str> = props
                 .affected_nodes
@@ -379,9 +423,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Resumes a run whose process died: refreshes every node's status from its batches and
-    /// publishes again the unfinished batches of every node that can run. Batches left
-    /// "started" by the dead process are cleaned and redone by the workers.
+    /// Resumes a run whose process died or whose engine halted: refreshes every node's status
+    /// from its batches and publishes again the unfinished batches of every node that can run.
+    /// Batches left "started" by the dead process (or by this engine before it halted) are
+    /// cleaned and redone by the workers. A halt of this engine is lifted: resuming says the
+    /// cause was fixed; start workers again afterwards.
     /// Returns the run id (the latest unfinished run when `run_id` is `None`).
     ///
     /// # Errors
@@ -412,6 +458,7 @@ impl Engine {
             )));
         }
         let script = self.script(&props.script_url, &props.script_params_url)?;
+        self.halt.send_replace(None);
         for name in &props.affected_nodes {
             self.refresh(ks.as_ref(), &script, &props, name, -1).await?;
         }
@@ -462,7 +509,7 @@ impl Engine {
                     .await?;
             }
         }
-        self.refresh_run(ks.as_ref(), &props).await?;
+        self.refresh_run(ks.as_ref(), &props, false).await?;
         Ok(props.run_id)
     }
 

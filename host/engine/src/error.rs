@@ -45,6 +45,17 @@ impl EngineError {
             _ => false,
         }
     }
+
+    /// True when the machine failed (full disk, I/O error, unwritable file) rather than the
+    /// script or its data: the batch must not be recorded as failed, so that the run can be
+    /// resumed once the cause is fixed.
+    pub fn is_environmental(&self) -> bool {
+        match self {
+            EngineError::Store(e) => e.is_environmental(),
+            EngineError::File(e) => e.is_environmental(),
+            _ => false,
+        }
+    }
 }
 
 /// Result of engine operations.

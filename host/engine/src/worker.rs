@@ -8,26 +8,32 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use vessel_queue::{BatchMessage, Consumer};
-use vessel_script::{DepCmd, RerunPolicy, Script};
-use vessel_store::{BatchEvent, Keyspace, NodeEvent, NodeStatus, RunProperties, RunStatus};
+use vessel_script::{DepCmd, RerunPolicy};
+use vessel_store::{BatchEvent, Keyspace, NodeEvent, NodeStatus, RunStatus};
 
 /// What to do with a message after handling it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Done (processed, recorded as failed, or nothing to do).
     Ack,
     /// Deliver again after the delay.
     Retry(Duration),
+    /// The batch's outcome could not be recorded (or the machine failed under it): the message
+    /// goes back to the queue unfinished, and this engine's workers stop taking work, because
+    /// acknowledging it would leave a batch without a final status and the run waiting for it
+    /// forever. The text names the batch and the cause; [`Engine::halted`] returns it too.
+    Halt(String),
 }
 
-/// Takes deliveries until the consumer ends or `shutdown` turns true; a delivery in progress
-/// is finished before stopping.
+/// Takes deliveries until the consumer ends, `shutdown` turns true or the engine halts
+/// ([`Engine::halted`]); a delivery in progress is finished before stopping.
 pub async fn run_worker(
     engine: Arc<Engine>,
     slot: usize,
     mut consumer: Box<dyn Consumer>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut halt = engine.halt.subscribe();
     loop {
         let delivery = tokio::select! {
             biased;
@@ -37,6 +43,8 @@ pub async fn run_worker(
                     std::future::pending::<()>().await;
                 }
             } => return,
+            // The engine owns the sender, so this wait only ends with a halt.
+            _ = halt.wait_for(Option::is_some) => return,
             d = consumer.next() => d,
         };
         let delivery = match delivery {
@@ -49,50 +57,179 @@ pub async fn run_worker(
             }
         };
         let msg = delivery.message().clone();
-        let outcome = engine.process(&msg, slot).await;
+        let outcome = if engine.halted().is_some() {
+            // Halted while this delivery was on its way: hand it back untouched.
+            Outcome::Halt(String::new())
+        } else {
+            engine.process(&msg, slot).await
+        };
+        let stop = matches!(outcome, Outcome::Halt(_));
         let settled = match outcome {
             Outcome::Ack => delivery.ack().await,
             Outcome::Retry(d) => delivery.retry_later(d).await,
+            // Released, not acknowledged: whoever resumes the run will do the batch.
+            Outcome::Halt(_) => delivery.retry_later(engine.settings.retry_delay).await,
         };
         if let Err(e) = settled {
             tracing::warn!(batch = %msg.full_batch_id(), error = %e, "could not settle message");
         }
+        if stop {
+            tracing::warn!(slot, "worker stops: the engine halted");
+            return;
+        }
+    }
+}
+
+/// How handling a message failed, by how far it got.
+enum Failure {
+    /// Before this attempt took the batch over: it wrote nothing, and rows in the batch's
+    /// table may belong to an attempt of another process, so nothing is deleted.
+    Before(EngineError),
+    /// The batch is this attempt's, and an earlier attempt's rows may be in its table.
+    Owned(EngineError),
+    /// The batch's own work (reading, evaluating, writing rows) failed.
+    Work(EngineError, Instant),
+    /// The batch's final status is recorded; what follows it (node status, publishing the
+    /// next nodes, completing the run) failed.
+    After(EngineError),
+    /// Recording the batch's success failed and whether it is stored cannot be read: its rows
+    /// must stay until a resume knows.
+    Unsure(EngineError),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        Failure::Before(e)
+    }
+}
+
+impl From<vessel_store::StoreError> for Failure {
+    fn from(e: vessel_store::StoreError) -> Failure {
+        Failure::Before(e.into())
     }
 }
 
 impl Engine {
-    /// Handles one batch message; never fails: errors are recorded in batch history, and
-    /// transient ones ask for redelivery.
+    /// Handles one batch message; never fails. A batch error is recorded in batch history (the
+    /// batch's rows removed first); transient errors ask for redelivery. When the outcome
+    /// cannot be recorded, or the machine fails (full disk, I/O error), the engine halts
+    /// ([`Outcome::Halt`]) instead of acknowledging a batch that has no final status; the run
+    /// stays unfinished and can be resumed once the cause is fixed.
     pub async fn process(&self, msg: &BatchMessage, slot: usize) -> Outcome {
         let key = msg.full_batch_id();
-        self.lock_in_flight().insert(key.clone());
+        if !self.lock_in_flight().insert(key.clone()) {
+            // A duplicate delivery while a worker of this process holds the batch: running
+            // both would clean and write the same batch twice at once.
+            return Outcome::Retry(self.settings.retry_delay);
+        }
         let out = match self.process_inner(msg, slot).await {
             Ok(o) => o,
-            Err(e) if e.is_transient() => {
-                tracing::warn!(batch = %key, error = %e, "transient failure, will retry");
-                Outcome::Retry(self.settings.retry_delay)
-            }
-            Err(e) => {
-                tracing::error!(batch = %key, error = %e, "cannot handle message");
-                // Record the failure so the run can complete; if even that fails the message
-                // is dropped as Capillaries does with undecodable work.
-                if let Ok(ks) = self.storage.open_keyspace(&msg.ks, false).await {
-                    let _ = self
-                        .finish_batch_failed(ks.as_ref(), msg, slot, &e.to_string())
-                        .await;
-                }
-                Outcome::Ack
-            }
+            Err(f) => self.settle_failure(msg, slot, f).await,
         };
         self.lock_in_flight().remove(&key);
         out
+    }
+
+    /// Decides what a failure means for the batch, recording it where it belongs.
+    async fn settle_failure(&self, msg: &BatchMessage, slot: usize, failure: Failure) -> Outcome {
+        let key = msg.full_batch_id();
+        let (e, started, work, owned) = match failure {
+            Failure::After(e) => return self.settle_after(&key, e),
+            Failure::Unsure(e) => {
+                return self.halt(format!("cannot record status of batch {key}: {e}"));
+            }
+            Failure::Before(e) => (e, Instant::now(), false, false),
+            Failure::Owned(e) => (e, Instant::now(), false, true),
+            Failure::Work(e, started) => (e, started, true, true),
+        };
+        if e.is_transient() {
+            // The batch stays "started": the redelivery cleans its rows and redoes it.
+            tracing::warn!(batch = %key, error = %e, "transient failure, will retry");
+            return Outcome::Retry(self.settings.retry_delay);
+        }
+        let ks = match self.storage.open_keyspace(&msg.ks, false).await {
+            Ok(ks) => ks,
+            Err(oe) => {
+                return self.halt(format!(
+                    "cannot record status of batch {key} ({e}): cannot open keyspace: {oe}"
+                ));
+            }
+        };
+        let def = if owned {
+            self.script(&msg.script_url, &msg.script_params_url)
+                .ok()
+                .and_then(|s| table_def(s.nodes.get(&msg.target_node)?, msg.run_id))
+        } else {
+            None
+        };
+        if e.is_environmental() {
+            // Not the batch's fault: leave it "started" so that a resume redoes it. Its rows go
+            // now if the storage still allows it; otherwise the resume cleans them first.
+            if let Some(def) = &def
+                && let Err(de) = ks.delete_batch(def, msg.batch_idx).await
+            {
+                tracing::warn!(batch = %key, error = %de, "cannot remove the rows of the stopped batch; a resume will");
+            }
+            return self.halt(format!("cannot process batch {key}: {e}"));
+        }
+        tracing::error!(batch = %key, error = %e, "batch failed");
+        if let Some(def) = &def
+            && let Err(de) = ks.delete_batch(def, msg.batch_idx).await
+        {
+            if de.is_transient() {
+                return Outcome::Retry(self.settings.retry_delay);
+            }
+            // Recording "fail" now would leave the rows visible for good; "started" makes
+            // the resume clean them before redoing the batch.
+            return self.halt(format!(
+                "cannot remove the rows of failed batch {key} ({e}): {de}"
+            ));
+        }
+        let text = if work {
+            format!("{key}: {e}")
+        } else {
+            e.to_string()
+        };
+        match self
+            .finish_batch_failed(ks.as_ref(), msg, slot, &text, started)
+            .await
+        {
+            Ok(()) => Outcome::Ack,
+            Err(Failure::After(e)) => self.settle_after(&key, e),
+            Err(
+                Failure::Before(re)
+                | Failure::Owned(re)
+                | Failure::Work(re, _)
+                | Failure::Unsure(re),
+            ) => {
+                if re.is_transient() {
+                    // Still "started": the redelivery cleans, redoes and records it.
+                    Outcome::Retry(self.settings.retry_delay)
+                } else {
+                    self.halt(format!("cannot record status of batch {key}: {re}"))
+                }
+            }
+        }
+    }
+
+    /// A failure after the batch's final status was recorded.
+    fn settle_after(&self, key: &str, e: EngineError) -> Outcome {
+        if e.is_transient() {
+            tracing::warn!(batch = %key, error = %e, "transient failure, will retry");
+            return Outcome::Retry(self.settings.retry_delay);
+        }
+        // Acknowledging would leave the node or the run unfinished for good; a resume
+        // refreshes every status and publishes what is missing.
+        self.halt(format!(
+            "batch {key} finished but the run's state could not be updated: {e}"
+        ))
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn process_inner(&self, msg: &BatchMessage, slot: usize) -> Result<Outcome> {
+    async fn process_inner(&self, msg: &BatchMessage, slot: usize) -> Result<Outcome, Failure> {
         let ks_shared = self.storage.open_keyspace(&msg.ks, false).await?;
         let ks = ks_shared.as_ref();
         let run_events = ks.run_events(Some(&[msg.run_id])).await?;
@@ -105,10 +242,11 @@ impl Engine {
             RunStatus::Stop => {
                 self.record_batch(ks, msg, slot, NodeStatus::StopReceived, "run stopped")
                     .await?;
-                let props = run_props(ks, msg.run_id).await?;
+                let props = run_props(ks, msg.run_id).await.map_err(Failure::After)?;
                 if let Ok(script) = self.script(&props.script_url, &props.script_params_url) {
                     self.refresh(ks, &script, &props, &msg.target_node, msg.batch_idx)
-                        .await?;
+                        .await
+                        .map_err(Failure::After)?;
                 }
                 return Ok(Outcome::Ack);
             }
@@ -121,7 +259,8 @@ impl Engine {
             return Err(EngineError::Invalid(format!(
                 "script {} has no node '{}'",
                 msg.script_url, msg.target_node
-            )));
+            ))
+            .into());
         };
 
         // Duplicate delivery or a batch left behind by a crashed worker?
@@ -131,7 +270,8 @@ impl Engine {
             match prev.status {
                 NodeStatus::Success | NodeStatus::Fail => {
                     self.refresh(ks, &script, &props, &node.name, msg.batch_idx)
-                        .await?;
+                        .await
+                        .map_err(Failure::After)?;
                     return Ok(Outcome::Ack);
                 }
                 NodeStatus::StopReceived => return Ok(Outcome::Ack),
@@ -149,18 +289,17 @@ impl Engine {
                     }
                     if node.rerun_policy == RerunPolicy::Fail {
                         // Capillaries acks silently here and the run never completes; we
-                        // record the failure instead so the run finishes.
-                        self.finish_batch_failed(
-                            ks,
-                            msg,
-                            slot,
-                            "batch was interrupted and the node's rerun_policy is fail",
-                        )
-                        .await?;
-                        return Ok(Outcome::Ack);
+                        // record the failure instead so the run finishes. The interrupted
+                        // attempt's rows go first, as for any failed batch.
+                        return Err(Failure::Owned(EngineError::Invalid(
+                            "batch was interrupted and the node's rerun_policy is fail".into(),
+                        )));
                     }
                     if let Some(def) = table_def(node, msg.run_id) {
-                        let n = ks.delete_batch(&def, msg.batch_idx).await?;
+                        let n = ks
+                            .delete_batch(&def, msg.batch_idx)
+                            .await
+                            .map_err(|e| Failure::Owned(e.into()))?;
                         tracing::info!(batch = %msg.full_batch_id(), rows = n,
                             "cleaned rows of an interrupted batch before redoing it");
                     }
@@ -173,9 +312,10 @@ impl Engine {
         match dep.cmd {
             DepCmd::Wait => return Ok(Outcome::Retry(self.settings.retry_delay)),
             DepCmd::NoGo => {
-                let why = format!("dependency check says nogo: {}", dep.explanation);
-                self.finish_batch_failed(ks, msg, slot, &why).await?;
-                return Ok(Outcome::Ack);
+                return Err(Failure::Before(EngineError::Invalid(format!(
+                    "dependency check says nogo: {}",
+                    dep.explanation
+                ))));
             }
             DepCmd::Go => {}
         }
@@ -203,67 +343,57 @@ impl Engine {
             reader_run: dep.reader_run,
             lookup_run: dep.lookup_run,
         };
-        match nodes::process_batch(&ctx).await {
-            Ok(stats) => {
-                let elapsed = started.elapsed();
-                let comment = rows_comment(stats.rows_in, stats.rows_out, elapsed);
-                self.record_batch(ks, msg, slot, NodeStatus::Success, &comment)
-                    .await?;
-                self.report(ProgressEvent::BatchDone {
-                    node: node.name.clone(),
-                    batch_idx: msg.batch_idx,
-                    ok: true,
-                    rows_in: stats.rows_in,
-                    rows_out: stats.rows_out,
-                    elapsed,
-                    error: None,
-                });
-                self.refresh(ks, &script, &props, &node.name, msg.batch_idx)
-                    .await?;
-                Ok(Outcome::Ack)
+        let stats = nodes::process_batch(&ctx)
+            .await
+            .map_err(|e| Failure::Work(e, started))?;
+        let elapsed = started.elapsed();
+        let comment = rows_comment(stats.rows_in, stats.rows_out, elapsed);
+        if let Err(e) = self
+            .record_batch(ks, msg, slot, NodeStatus::Success, &comment)
+            .await
+        {
+            if e.is_transient() {
+                // The redelivery finds the batch done or cleans and redoes it.
+                return Err(Failure::Work(e, started));
             }
-            Err(e) if e.is_transient() => {
-                // Leave the batch "started": the redelivery cleans its rows and redoes it.
-                Err(e)
+            // A commit can report an error and still be stored (an I/O error on the final
+            // sync); removing the rows of a batch recorded as done would lose them for good.
+            let Ok(ev) = ks.batch_events(msg.run_id, Some(&msg.target_node)).await else {
+                return Err(Failure::Unsure(e));
+            };
+            let stored = status::latest_batch_statuses(&ev)
+                .get(&msg.batch_idx)
+                .map(|b| b.status);
+            if stored != Some(NodeStatus::Success) {
+                return Err(Failure::Work(e, started));
             }
-            Err(e) => {
-                if let Some(def) = table_def(node, msg.run_id) {
-                    // A failed batch leaves no partial rows behind.
-                    ks.delete_batch(&def, msg.batch_idx).await?;
-                }
-                let text = format!("{}: {e}", msg.full_batch_id());
-                tracing::error!(batch = %msg.full_batch_id(), error = %e, "batch failed");
-                self.finish_batch_failed_with(ks, &script, &props, msg, slot, &text, started)
-                    .await?;
-                Ok(Outcome::Ack)
-            }
+            tracing::warn!(batch = %msg.full_batch_id(), "recording the batch's success reported an error, but it is stored");
         }
+        self.report(ProgressEvent::BatchDone {
+            node: node.name.clone(),
+            batch_idx: msg.batch_idx,
+            ok: true,
+            rows_in: stats.rows_in,
+            rows_out: stats.rows_out,
+            elapsed,
+            error: None,
+        });
+        self.refresh(ks, &script, &props, &node.name, msg.batch_idx)
+            .await
+            .map_err(Failure::After)?;
+        Ok(Outcome::Ack)
     }
 
+    /// Records a batch as failed (its rows are already gone), reports it and refreshes the
+    /// node and run statuses.
     async fn finish_batch_failed(
         &self,
         ks: &dyn Keyspace,
         msg: &BatchMessage,
         slot: usize,
         text: &str,
-    ) -> Result<()> {
-        let props = run_props(ks, msg.run_id).await?;
-        let script = self.script(&props.script_url, &props.script_params_url)?;
-        self.finish_batch_failed_with(ks, &script, &props, msg, slot, text, Instant::now())
-            .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn finish_batch_failed_with(
-        &self,
-        ks: &dyn Keyspace,
-        script: &Script,
-        props: &RunProperties,
-        msg: &BatchMessage,
-        slot: usize,
-        text: &str,
         started: Instant,
-    ) -> Result<()> {
+    ) -> Result<(), Failure> {
         self.record_batch(ks, msg, slot, NodeStatus::Fail, text)
             .await?;
         self.report(ProgressEvent::BatchDone {
@@ -275,8 +405,13 @@ impl Engine {
             elapsed: started.elapsed(),
             error: Some(text.to_string()),
         });
-        self.refresh(ks, script, props, &msg.target_node, msg.batch_idx)
+        let props = run_props(ks, msg.run_id).await.map_err(Failure::After)?;
+        let script = self
+            .script(&props.script_url, &props.script_params_url)
+            .map_err(Failure::After)?;
+        self.refresh(ks, &script, &props, &msg.target_node, msg.batch_idx)
             .await
+            .map_err(Failure::After)
     }
 
     async fn record_batch(

@@ -50,7 +50,9 @@ impl KsInner {
             return Err(StoreError::NoSuchKeyspace(name.to_string()));
         }
         let mut conn = match open_connection(&path, busy_timeout, create) {
-            Err(StoreError::Backend(_)) if !create && !path.exists() => {
+            Err(StoreError::Backend(_) | StoreError::Environment(_))
+                if !create && !path.exists() =>
+            {
                 return Err(StoreError::NoSuchKeyspace(name.to_string()));
             }
             other => other?,
@@ -79,14 +81,18 @@ impl KsInner {
         f: impl FnOnce(&Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Data operations name the keyspace already (see `ctx`); workflow ones do not.
+        let what = if what.contains(" in keyspace '") {
+            what.to_string()
+        } else {
+            format!("{what} in keyspace '{}'", self.name)
+        };
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err(format_args!("{what} in keyspace '{}'", self.name)))?;
+            .map_err(db_err(&what))?;
         let out = f(&tx)?;
-        tx.commit().map_err(db_err(format_args!(
-            "committing {what} in keyspace '{}'",
-            self.name
-        )))?;
+        tx.commit()
+            .map_err(db_err(format_args!("{what} (commit)")))?;
         Ok(out)
     }
 

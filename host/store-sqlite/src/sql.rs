@@ -87,14 +87,34 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Whether an error comes from the machine rather than from the request: a full disk
+/// (`SQLITE_FULL`), an I/O error (`SQLITE_IOERR_*`), a file that cannot be opened
+/// (`SQLITE_CANTOPEN`) or written (`SQLITE_READONLY_*`), a file too large for the file
+/// system (`SQLITE_NOLFS`).
+pub(crate) fn is_environmental(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::NoLargeFileSupport
+        )
+    )
+}
+
 /// Maps a SQLite error to a [`StoreError`], saying what was being done: lock timeouts become
-/// [`StoreError::Unavailable`] (retrying later may succeed), the rest [`StoreError::Backend`].
+/// [`StoreError::Unavailable`] (retrying later may succeed), failures of the machine
+/// [`StoreError::Environment`] (the run must stay resumable), the rest [`StoreError::Backend`].
 pub(crate) fn db_err(what: impl Display) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |e| {
         if is_busy(&e) {
             StoreError::Unavailable(format!(
                 "{what}: the SQLite file stayed locked by another writer ({e}); retry later"
             ))
+        } else if is_environmental(&e) {
+            StoreError::Environment(format!("{what}: {e}"))
         } else {
             StoreError::Backend(format!("{what}: {e}"))
         }
@@ -124,6 +144,28 @@ mod tests {
         assert_eq!(field_type_of_decl("BLOB"), None);
         // Tables of older versions stored floats as REAL, which loses -0.0 and NaN.
         assert_eq!(field_type_of_decl("REAL"), None);
+    }
+
+    #[test]
+    fn errors_of_the_machine_are_environmental() {
+        let sqlite = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        for code in [
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR_WRITE,
+            rusqlite::ffi::SQLITE_IOERR_FSYNC,
+            rusqlite::ffi::SQLITE_CANTOPEN,
+            rusqlite::ffi::SQLITE_READONLY,
+        ] {
+            let e = db_err("writing to 't'")(sqlite(code));
+            assert!(e.is_environmental(), "code {code}: {e:?}");
+            assert!(!e.is_transient());
+        }
+        let full = db_err("writing to 't'")(sqlite(rusqlite::ffi::SQLITE_FULL)).to_string();
+        assert!(full.contains("database or disk is full"), "{full}");
+        let busy = db_err("w")(sqlite(rusqlite::ffi::SQLITE_BUSY));
+        assert!(busy.is_transient() && !busy.is_environmental());
+        let constraint = db_err("w")(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT));
+        assert!(matches!(constraint, StoreError::Backend(_)));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 
 pub mod conformance;
 mod error;
+#[cfg(feature = "test-support")]
+pub mod faults;
 mod model;
 
 pub use error::StoreError;

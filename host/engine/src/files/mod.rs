@@ -110,6 +110,22 @@ pub enum FileError {
     Sink(Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl FileError {
+    /// True when the file system failed (full disk, quota, read-only mount, I/O error) rather
+    /// than the file's content or name: the same work succeeds once the cause is fixed.
+    pub fn is_environmental(&self) -> bool {
+        let FileError::Io { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::QuotaExceeded
+                | std::io::ErrorKind::ReadOnlyFilesystem
+        ) || source.raw_os_error() == Some(libc::EIO)
+    }
+}
+
 /// Details of [`FileError::Cell`]: a cell that does not convert to its column's type.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -139,4 +155,26 @@ pub struct CellError {
     pub reason: Option<String>,
     /// True when the text is the column's `col_default_value` (the cell was empty).
     pub from_default: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(source: std::io::Error) -> FileError {
+        FileError::Io {
+            file: "out.csv".into(),
+            action: "write a row",
+            source,
+        }
+    }
+
+    #[test]
+    fn full_disks_and_io_errors_are_environmental_missing_files_are_not() {
+        assert!(io(std::io::Error::from_raw_os_error(libc::ENOSPC)).is_environmental());
+        assert!(io(std::io::Error::from_raw_os_error(libc::EIO)).is_environmental());
+        assert!(io(std::io::Error::from_raw_os_error(libc::EROFS)).is_environmental());
+        assert!(!io(std::io::Error::from_raw_os_error(libc::ENOENT)).is_environmental());
+        assert!(!FileError::Sink("stopped".into()).is_environmental());
+    }
 }
