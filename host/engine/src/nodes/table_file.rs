@@ -43,10 +43,12 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
     let spill_dir = path
         .parent()
         .map_or_else(std::path::PathBuf::new, |p| p.to_path_buf());
+    // Half the batch's share for the rows: the rest is for the pages being read, the output
+    // buffer, and memory the allocator keeps after a run is spilled.
     let mut sorted = writer.top.as_ref().map(|top| {
         TopSort::new(
             top,
-            ctx.engine.batch_memory_budget() / 4 * 3,
+            ctx.engine.batch_memory_budget() / 2,
             &spill_dir,
             &path.display().to_string(),
         )

@@ -254,14 +254,23 @@ impl PartialEq for Head<'_> {
 
 impl Eq for Head<'_> {}
 
-/// Estimated heap bytes of a buffered row: the vector, its values and their strings.
+/// Estimated heap bytes of a buffered row: the vector, its values and their strings, each
+/// allocation counted as the allocator hands it out (16-byte steps, a header, 32 bytes at
+/// least), since most strings of a row are short and the overhead is a large part of them.
 fn row_bytes(row: &[Value]) -> usize {
+    fn alloc(bytes: usize) -> usize {
+        if bytes == 0 {
+            0
+        } else {
+            (bytes + 8).next_multiple_of(16).max(32)
+        }
+    }
     std::mem::size_of::<Vec<Value>>()
-        + std::mem::size_of_val(row)
+        + alloc(std::mem::size_of_val(row))
         + row
             .iter()
             .map(|v| match v {
-                Value::Str(s) => s.capacity(),
+                Value::Str(s) => alloc(s.capacity()),
                 _ => 0,
             })
             .sum::<usize>()
