@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod crash;
+mod csv_files;
 mod disk_full;
 mod guest_sdks;
 mod lookup;

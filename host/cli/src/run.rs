@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use vessel_engine::{DEFAULT_LOOKUP_CACHE_BYTES, Engine, RunRequest, RunSummary, Settings, worker};
+use vessel_engine::{
+    DEFAULT_LOOKUP_CACHE_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, Engine, RunRequest, RunSummary,
+    Settings, worker,
+};
 use vessel_queue::{MemoryQueue, Queue};
 use vessel_store::RunStatus;
 use vessel_store_sqlite::SqliteStorage;
@@ -45,6 +48,12 @@ pub struct RunArgs {
     /// table that does not fit is read from storage. 0 turns the copies off.
     #[arg(long, env = "VESSEL_LOOKUP_CACHE_MB", default_value_t = (DEFAULT_LOOKUP_CACHE_BYTES >> 20) as u64)]
     lookup_cache_mb: u64,
+    /// Memory for the buffers of the batches in progress, in MiB, shared by all workers: past
+    /// it, sorted (`top`) file writers spill to temporary files beside their output and table
+    /// writers write their index entries early.
+    #[arg(long, env = "VESSEL_MEMORY_BUDGET", default_value_t = (DEFAULT_MEMORY_BUDGET_BYTES >> 20) as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    memory_budget: u64,
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +104,9 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
                 lookup_cache_bytes: usize::try_from(args.lookup_cache_mb.saturating_mul(1 << 20))
                     .unwrap_or(usize::MAX),
                 plugins: crate::plugin_settings(&data_dir)?,
+                memory_budget_bytes: usize::try_from(args.memory_budget.saturating_mul(1 << 20))
+                    .unwrap_or(usize::MAX),
+                concurrent_batches: workers,
                 ..Settings::default()
             }),
     );

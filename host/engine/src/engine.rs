@@ -95,7 +95,18 @@ pub struct Settings {
     pub lookup_cache_bytes: usize,
     /// Where processor plugins come from, their compile cache and their sandbox limits.
     pub plugins: PluginSettings,
+    /// Memory for the buffers of the batches in progress (rows of `top` sorts, index entries
+    /// waiting to be written), shared equally by `concurrent_batches`. Past its share a `top`
+    /// sort spills sorted runs to disk and a table writer writes its index entries early.
+    /// Lookup copies have their own budget, `lookup_cache_bytes`.
+    pub memory_budget_bytes: usize,
+    /// Batches this process works on at the same time (the worker count); the memory budget
+    /// is split between them.
+    pub concurrent_batches: usize,
 }
+
+/// Default of [`Settings::memory_budget_bytes`]: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 << 20;
 
 /// A script cache whose loads open plugins through `plugins`.
 fn scripts_with(plugins: &Arc<LazyPlugins>) -> ScriptCache {
@@ -114,6 +125,8 @@ impl Default for Settings {
             retry_delay: Duration::from_millis(500),
             lookup_cache_bytes: DEFAULT_LOOKUP_CACHE_BYTES,
             plugins: PluginSettings::default(),
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            concurrent_batches: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -169,6 +182,12 @@ impl Engine {
         self.scripts = scripts_with(&self.plugins);
         self.settings = settings;
         self
+    }
+
+    /// The memory one batch may use for its buffers: its share of
+    /// [`Settings::memory_budget_bytes`].
+    pub(crate) fn batch_memory_budget(&self) -> usize {
+        self.settings.memory_budget_bytes / self.settings.concurrent_batches.max(1)
     }
 
     /// The processor plugins, started now if this is the first use.

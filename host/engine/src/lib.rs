@@ -35,7 +35,8 @@ pub mod status;
 pub mod worker;
 
 pub use engine::{
-    DEFAULT_LOOKUP_CACHE_BYTES, Engine, NodeSummary, RunRequest, RunSummary, Settings,
+    DEFAULT_LOOKUP_CACHE_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, Engine, NodeSummary, RunRequest,
+    RunSummary, Settings,
 };
 pub use error::{EngineError, Result};
 pub use scripts::ScriptCache;

@@ -22,12 +22,16 @@ struct ColumnPlan<'a> {
     col: &'a ReaderColumn,
     /// 0-based field index in the record.
     idx: usize,
-    /// `index 5` or `header "price", index 5`, for messages.
+    /// Where the column is, counted from 1, for messages (see [`CellError::column`]).
     place: String,
     /// The value of an empty cell: the parsed `col_default_value` or the type's zero; the error
     /// reason when the default does not parse (reported only if an empty cell needs it).
     default: Result<Value, Option<String>>,
 }
+
+/// The most bytes one record may span. The parser holds a whole record in memory, so a file
+/// without line breaks, or a quote that is never closed, would otherwise be read whole.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 /// Reads the CSV file at `path` with the settings of `reader`, handing the rows to `sink` in
 /// row sets of at most `rowset_size` rows (schema `reader.schema`).
@@ -38,15 +42,42 @@ struct ColumnPlan<'a> {
 /// and empty cells take `col_default_value` or the type's zero. Datetimes are parsed with the
 /// Go layout in `col_format` and kept in UTC at millisecond precision.
 ///
+/// Two deliberate departures from Go, both to never lose rows silently: a quoted field that is
+/// still open at the end of the file is an error (Go's lazy quotes take the rest of the file as
+/// its text), and so is a file that ends before the header line `hdr_line_idx` names.
+///
+/// The file is streamed: memory holds one row set and one record, and a record longer than
+/// [`MAX_RECORD_BYTES`] is an error.
+///
 /// # Errors
 /// [`FileError`] naming `display_name`, the 1-based line and the column: the file cannot be
-/// opened or read, a record has the wrong number of fields, a header is missing, a cell does
-/// not convert; or the error returned by `sink`.
+/// opened or read, a quote is never closed, a record is too long, a record has the wrong number
+/// of fields, the header line is missing or lacks a name, a cell does not convert; or the error
+/// returned by `sink`.
 pub fn read_csv(
     reader: &FileReader,
     path: &Path,
     display_name: &str,
     rowset_size: usize,
+    sink: &mut dyn FnMut(RowSet) -> Result<(), FileError>,
+) -> Result<ReadStats, FileError> {
+    read_csv_limited(
+        reader,
+        path,
+        display_name,
+        rowset_size,
+        MAX_RECORD_BYTES,
+        sink,
+    )
+}
+
+/// [`read_csv`] with another record size limit (tests use a small one).
+fn read_csv_limited(
+    reader: &FileReader,
+    path: &Path,
+    display_name: &str,
+    rowset_size: usize,
+    max_record_bytes: u64,
     sink: &mut dyn FnMut(RowSet) -> Result<(), FileError>,
 ) -> Result<ReadStats, FileError> {
     let file_name = || display_name.to_string();
@@ -90,7 +121,7 @@ pub fn read_csv(
         .flexible(true)
         .quoting(true)
         .double_quote(true)
-        .from_reader(LineTracker::new(file));
+        .from_reader(LineTracker::new(file, reader.separator, max_record_bytes));
 
     let mut plan: Option<Vec<ColumnPlan>> = if header_mode {
         None
@@ -104,7 +135,7 @@ pub fn read_csv(
                         ColumnSource::Index(i) => i,
                         _ => 0,
                     };
-                    column_plan(c, idx, format!("index {idx}"))
+                    column_plan(c, idx, place(idx, &format!("col_idx {idx}")))
                 })
                 .collect(),
         )
@@ -119,7 +150,7 @@ pub fn read_csv(
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(csv_error(e, display_name)),
+            Err(e) => return Err(csv_error(e, display_name, max_record_bytes)),
         }
         let line = record.position().map_or(0, |p| {
             csv.get_mut().line_at(p.byte()).unwrap_or_else(|| p.line())
@@ -168,14 +199,55 @@ pub fn read_csv(
             sink(full)?;
         }
     }
+    if header_mode || reader.hdr_line_idx >= 0 {
+        let needed = u64::try_from(reader.hdr_line_idx).unwrap_or(0) + 1;
+        if record_idx < needed {
+            return Err(FileError::NoHeader {
+                file: file_name(),
+                lines: record_idx,
+                hdr_line_idx: reader.hdr_line_idx,
+            });
+        }
+    }
     if !batch.is_empty() {
         sink(batch)?;
     }
     Ok(stats)
 }
 
+/// A column's place in messages: counted from 1, with the setting that chose it.
+fn place(idx: usize, setting: &str) -> String {
+    format!("file column {} counting from 1, {setting}", idx + 1)
+}
+
+/// Where the byte scan of [`LineTracker`] is in the CSV grammar; the same states and moves as
+/// the csv parser (double quotes, CR and LF as terminators, quotes inside an unquoted field are
+/// text), so that it knows whether a quoted field is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// At the start of a field (or of a record).
+    FieldStart,
+    /// In an unquoted field.
+    InField,
+    /// In a quoted field.
+    InQuoted,
+    /// Just after a quote inside a quoted field: a second quote is an escaped quote.
+    QuoteInQuoted,
+}
+
+/// What [`LineTracker`] reports through the csv reader as an I/O error.
+#[derive(Debug, thiserror::Error)]
+enum ScanError {
+    #[error("quoted field opened on line {0} is never closed")]
+    UnclosedQuote(u64),
+    #[error("record starting on line {line} is too long")]
+    TooLong { line: u64, quote_line: Option<u64> },
+}
+
 /// Notes the byte offset and 1-based line of the first content byte of every line, because
-/// csv's record positions point before the empty lines it skips.
+/// csv's record positions point before the empty lines it skips. It also follows the quoting,
+/// to fail at the end of the file when a quoted field is still open, and bounds the bytes of
+/// one record.
 struct LineTracker<R> {
     inner: R,
     offset: u64,
@@ -183,16 +255,54 @@ struct LineTracker<R> {
     after_terminator: bool,
     /// `(byte offset, line)` of line starts not yet asked for, in file order.
     starts: VecDeque<(u64, u64)>,
+    separator: u8,
+    scan: Scan,
+    /// Line of the quote that opened the current quoted field.
+    quote_line: u64,
+    /// Line where the current record starts and its bytes so far.
+    record_line: u64,
+    record_bytes: u64,
+    max_record_bytes: u64,
 }
 
 impl<R: Read> LineTracker<R> {
-    fn new(inner: R) -> LineTracker<R> {
+    fn new(inner: R, separator: u8, max_record_bytes: u64) -> LineTracker<R> {
         LineTracker {
             inner,
             offset: 0,
             newlines: 0,
             after_terminator: true,
             starts: VecDeque::new(),
+            separator,
+            scan: Scan::FieldStart,
+            quote_line: 0,
+            record_line: 1,
+            record_bytes: 0,
+            max_record_bytes,
+        }
+    }
+
+    /// Moves the quoting state over one byte; `line` is the byte's 1-based line.
+    fn step(&mut self, b: u8, line: u64) {
+        let terminator = b == b'\n' || b == b'\r';
+        self.scan = match self.scan {
+            Scan::FieldStart if b == b'"' => {
+                self.quote_line = line;
+                Scan::InQuoted
+            }
+            Scan::InQuoted if b == b'"' => Scan::QuoteInQuoted,
+            Scan::InQuoted => Scan::InQuoted,
+            Scan::QuoteInQuoted if b == b'"' => Scan::InQuoted,
+            _ if b == self.separator || terminator => Scan::FieldStart,
+            _ => Scan::InField,
+        };
+        if terminator && self.scan == Scan::FieldStart {
+            self.record_bytes = 0;
+        } else {
+            if self.record_bytes == 0 {
+                self.record_line = line;
+            }
+            self.record_bytes += 1;
         }
     }
 
@@ -209,7 +319,21 @@ impl<R: Read> LineTracker<R> {
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.scan == Scan::InQuoted {
+            return Err(std::io::Error::other(ScanError::UnclosedQuote(
+                self.quote_line,
+            )));
+        }
         for &b in &buf[..n] {
+            let line = self.newlines + 1;
+            self.step(b, line);
+            if self.record_bytes > self.max_record_bytes {
+                return Err(std::io::Error::other(ScanError::TooLong {
+                    line: self.record_line,
+                    quote_line: matches!(self.scan, Scan::InQuoted | Scan::QuoteInQuoted)
+                        .then_some(self.quote_line),
+                }));
+            }
             match b {
                 b'\n' => {
                     self.newlines += 1;
@@ -258,7 +382,7 @@ fn resolve_headers<'a>(
         .iter()
         .map(|c| match &c.source {
             ColumnSource::Header(name) => match names.iter().position(|n| n == name) {
-                Some(idx) => Ok(column_plan(c, idx, format!("header {name:?}, index {idx}"))),
+                Some(idx) => Ok(column_plan(c, idx, place(idx, &format!("header {name:?}")))),
                 None => Err(FileError::MissingHeader {
                     file: display_name.to_string(),
                     line,
@@ -271,7 +395,9 @@ fn resolve_headers<'a>(
                         .join(", "),
                 }),
             },
-            ColumnSource::Index(idx) => Ok(column_plan(c, *idx, format!("index {idx}"))),
+            ColumnSource::Index(idx) => {
+                Ok(column_plan(c, *idx, place(*idx, &format!("col_idx {idx}"))))
+            }
             // Rejected before reading.
             ColumnSource::Parquet(_) => Ok(column_plan(c, 0, String::new())),
         })
@@ -399,15 +525,32 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn csv_error(e: csv::Error, display_name: &str) -> FileError {
+fn csv_error(e: csv::Error, display_name: &str, max_record_bytes: u64) -> FileError {
     let line = e.position().map_or(0, csv::Position::line);
     let message = e.to_string();
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => FileError::Io {
-            file: display_name.to_string(),
-            action: "read the file",
-            source,
-        },
+        csv::ErrorKind::Io(source) => {
+            let scan = source
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ScanError>());
+            match scan {
+                Some(&ScanError::UnclosedQuote(line)) => FileError::UnclosedQuote {
+                    file: display_name.to_string(),
+                    line,
+                },
+                Some(&ScanError::TooLong { line, quote_line }) => FileError::RecordTooLong {
+                    file: display_name.to_string(),
+                    line,
+                    limit: max_record_bytes,
+                    quote_line,
+                },
+                None => FileError::Io {
+                    file: display_name.to_string(),
+                    action: "read the file",
+                    source,
+                },
+            }
+        }
         _ => FileError::Syntax {
             file: display_name.to_string(),
             line,
@@ -669,13 +812,13 @@ mod tests {
         let err = read_all(&r, "1;2.5\n\n2;12,x\n", 10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "orders.csv line 3, column col_price (index 1): cannot read \"12,x\" as decimal2 \
+            "orders.csv line 3, column col_price (file column 2 counting from 1, col_idx 1): cannot read \"12,x\" as decimal2 \
              with format %f; fix the value or the column's col_format"
         );
         let err = read_all(&r, "1;2.5\nx1;3\n", 10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "orders.csv line 2, column col_id (index 0): cannot read \"x1\" as int with format \
+            "orders.csv line 2, column col_id (file column 1 counting from 1, col_idx 0): cannot read \"x1\" as int with format \
              %d; fix the value or the column's col_format"
         );
     }
@@ -693,14 +836,14 @@ mod tests {
         let err = read_all(&r, "2020-1-2\n", 10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "orders.csv line 1, column ts (index 0): cannot read \"2020-1-2\" as datetime with \
+            "orders.csv line 1, column ts (file column 1 counting from 1, col_idx 0): cannot read \"2020-1-2\" as datetime with \
              format 2006-01-02 (parsing time \"2020-1-2\" as \"2006-01-02\": cannot parse \
              \"1-2\" as \"01\"); fix the value or the column's col_format"
         );
         let err = read_all(&r, "\"\"\n", 10).unwrap_err();
         assert!(
             err.to_string().starts_with(
-                "orders.csv line 1, column ts (index 0): cannot read \"never\" as datetime"
+                "orders.csv line 1, column ts (file column 1 counting from 1, col_idx 0): cannot read \"never\" as datetime"
             ),
             "{err}"
         );
@@ -736,7 +879,7 @@ mod tests {
         let err = read_all(&r, "\n\n\"multi\nline\",1\r\n\r\n\nx,oops\n", 10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "orders.csv line 7, column n (index 1): cannot read \"oops\" as int; fix the value \
+            "orders.csv line 7, column n (file column 2 counting from 1, col_idx 1): cannot read \"oops\" as int; fix the value \
              or the column's col_format"
         );
         let err = read_all(&r, "a,1\n\n\n\"b\nc\",2\n\nd,3,4\n", 10).unwrap_err();
@@ -778,7 +921,7 @@ mod tests {
         let err = read_all(&r, "a,b\n", 10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "orders.csv line 1, column z (index 4): the line has only 2 fields; fix \
+            "orders.csv line 1, column z (file column 5 counting from 1, col_idx 4): the line has only 2 fields; fix \
              col_idx/col_hdr or the file"
         );
         let missing = std::env::temp_dir().join("vessel-csv-read-does-not-exist.csv");
@@ -807,6 +950,152 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "store is down");
         assert_eq!(calls, 1);
+    }
+
+    fn two_columns(hdr: i64, first: usize) -> FileReader {
+        reader(
+            vec![
+                col("id", FieldType::Int, ColumnSource::Index(0), None),
+                col("name", FieldType::String, ColumnSource::Index(1), None),
+            ],
+            hdr,
+            first,
+            b',',
+        )
+    }
+
+    #[test]
+    fn unclosed_quote_fails_naming_the_line_where_it_opened() {
+        let r = two_columns(-1, 0);
+        let err = read_all(&r, "1,a\n\n2,\"b\n3,c\n4,d\n", 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "orders.csv line 3: a quoted field opens here and is never closed (the file ends \
+             inside it); add the closing quote, or double a quote that belongs to the text (\"\")"
+        );
+        // The swallowed text has another field count: the quote is still what is reported.
+        let r3 = reader(
+            vec![col("id", FieldType::Int, ColumnSource::Index(0), None)],
+            -1,
+            0,
+            b',',
+        );
+        let err = read_all(&r3, "1,a,x\n2,\"b,x\n3,c,x\n", 10).unwrap_err();
+        assert!(
+            matches!(err, FileError::UnclosedQuote { line: 2, .. }),
+            "{err}"
+        );
+        // Closed quotes across lines, escaped quotes, a quote inside an unquoted field and a
+        // quoted last field without a line break all still read.
+        let (stats, sets) = read_all(
+            &r,
+            "1,\"multi\nline\"\n2,\"say \"\"hi\"\"\"\n3,a\"b\n4,\"x\"y\n5,\"end\"",
+            10,
+        )
+        .unwrap();
+        assert_eq!(stats.rows_read, 5);
+        let names: Vec<Value> = (0..5).map(|i| sets[0].row(i)[1].clone()).collect();
+        assert_eq!(
+            names,
+            ["multi\nline", "say \"hi\"", "a\"b", "xy", "end"].map(|t| Value::Str(t.into()))
+        );
+        // A quote opened on the last line, with no line break after it.
+        let err = read_all(&r, "1,a\n2,\"b", 10).unwrap_err();
+        assert!(
+            matches!(err, FileError::UnclosedQuote { line: 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn file_ending_before_the_header_line_is_an_error() {
+        let by_header = reader(
+            vec![col(
+                "id",
+                FieldType::Int,
+                ColumnSource::Header("id".into()),
+                None,
+            )],
+            0,
+            1,
+            b',',
+        );
+        let err = read_all(&by_header, "", 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "orders.csv: the file is empty, but the reader expects a header line at \
+             hdr_line_idx 0 (counted from 0); give the file its header line, or set \
+             hdr_line_idx to -1 (and first_data_line_idx to 0) for a file without one"
+        );
+        // Blank lines are no header either.
+        let err = read_all(&by_header, "\n\r\n\n", 10).unwrap_err();
+        assert!(matches!(err, FileError::NoHeader { lines: 0, .. }), "{err}");
+        // Columns by index with a declared header line.
+        let err = read_all(&two_columns(0, 1), "", 10).unwrap_err();
+        assert!(matches!(err, FileError::NoHeader { lines: 0, .. }), "{err}");
+        let err = read_all(&two_columns(2, 3), "a,b\nc,d\n", 10).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("orders.csv: the file has only 2 non-empty lines, but the reader"),
+            "{err}"
+        );
+        // A header without data rows, and an empty file without a declared header, load
+        // zero rows.
+        let (stats, sets) = read_all(&by_header, "id\n", 10).unwrap();
+        assert_eq!((stats.rows_read, sets.len()), (0, 0));
+        let (stats, _) = read_all(&two_columns(-1, 0), "", 10).unwrap();
+        assert_eq!(stats.rows_read, 0);
+    }
+
+    #[test]
+    fn header_columns_are_named_and_counted_from_one() {
+        let r = reader(
+            vec![col(
+                "price",
+                FieldType::Float,
+                ColumnSource::Header("price".into()),
+                None,
+            )],
+            0,
+            1,
+            b',',
+        );
+        let err = read_all(&r, "id,price\n1,cheap\n", 10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "orders.csv line 2, column price (file column 2 counting from 1, header \"price\"): \
+             cannot read \"cheap\" as float; fix the value or the column's col_format"
+        );
+    }
+
+    #[test]
+    fn records_longer_than_the_limit_are_errors() {
+        let r = two_columns(-1, 0);
+        let f = TempFile::new(&format!("1,a\n2,\"{}\"\n", "x".repeat(100)));
+        let err = read_csv_limited(&r, &f.0, "big.csv", 10, 64, &mut |_| Ok(())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "big.csv line 2: the record starting here is longer than 64 bytes (a quoted field \
+             opened on line 2 is still open); fix the file (a line without its line break, or \
+             a quote that is never closed)"
+        );
+        let f = TempFile::new(&format!("1,a\n\n3,{}", "y".repeat(100)));
+        let err = read_csv_limited(&r, &f.0, "big.csv", 10, 64, &mut |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FileError::RecordTooLong {
+                    line: 3,
+                    quote_line: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Many records below the limit are fine: the limit is per record.
+        let f = TempFile::new(&"1,abcdefgh\n".repeat(100));
+        let stats = read_csv_limited(&r, &f.0, "big.csv", 10, 16, &mut |_| Ok(())).unwrap();
+        assert_eq!(stats.rows_read, 100);
     }
 
     #[test]

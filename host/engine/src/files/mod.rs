@@ -33,6 +33,50 @@ pub enum FileError {
         /// The parser's description.
         message: String,
     },
+    /// A quoted field is still open at the end of the file: without this check its opening
+    /// quote would swallow every later line into one field.
+    #[error(
+        "{file} line {line}: a quoted field opens here and is never closed (the file ends \
+         inside it); add the closing quote, or double a quote that belongs to the text (\"\")"
+    )]
+    UnclosedQuote {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line of the opening quote.
+        line: u64,
+    },
+    /// One record is longer than the reader holds in memory.
+    #[error(
+        "{file} line {line}: the record starting here is longer than {limit} bytes{}; \
+         fix the file (a line without its line break, or a quote that is never closed)",
+        quote_line.map(|q| format!(" (a quoted field opened on line {q} is still open)")).unwrap_or_default()
+    )]
+    RecordTooLong {
+        /// File name as shown to the user.
+        file: String,
+        /// 1-based physical line where the record starts.
+        line: u64,
+        /// The most bytes one record may have.
+        limit: u64,
+        /// 1-based line of the quote that is still open, if the record is inside a quoted field.
+        quote_line: Option<u64>,
+    },
+    /// The file ends before the header line the reader expects.
+    #[error(
+        "{file}: {}, but the reader expects a header line at hdr_line_idx {hdr_line_idx} \
+         (counted from 0); give the file its header line, or set hdr_line_idx to -1 (and \
+         first_data_line_idx to 0) for a file without one",
+        if *lines == 0 { "the file is empty".to_string() }
+        else { format!("the file has only {lines} non-empty line{}", if *lines == 1 { "" } else { "s" }) }
+    )]
+    NoHeader {
+        /// File name as shown to the user.
+        file: String,
+        /// Non-empty lines in the file.
+        lines: u64,
+        /// `csv.hdr_line_idx` of the reader.
+        hdr_line_idx: i64,
+    },
     /// A record has another number of fields than the first record of the file.
     #[error("{file} line {line}: {found} fields, expected {expected} as on line {first_line}")]
     FieldCount {
@@ -143,7 +187,9 @@ pub struct CellError {
     pub line: u64,
     /// Reader field name (`r.<field>`).
     pub field: String,
-    /// Where the column is in the file: `index 5` or `header "price", index 5`.
+    /// Where the column is in the file, counted from 1, with the script setting that chose it:
+    /// `file column 6 counting from 1, col_idx 5` or `file column 6 counting from 1, header
+    /// "price"`.
     pub column: String,
     /// The text that did not convert.
     pub value: String,

@@ -6,6 +6,7 @@ mod file_table;
 mod lookup;
 mod table_file;
 mod table_table;
+mod top_sort;
 
 use crate::engine::table_def;
 use crate::progress::ProgressEvent;
@@ -167,10 +168,15 @@ type WriteTask = tokio::task::JoinHandle<vessel_store::Result<Vec<i64>>>;
 /// cost of a commit grows with the pages it dirties, not with the rows.
 const WRITE_CHUNK: usize = 20_000;
 
-/// Index entries collected per index before they are written in one sorted call. Writing them
-/// in key order, in big groups, dirties each index page once per group instead of once per row;
-/// the bound keeps a huge batch's memory in check (~64 bytes an entry).
-const INDEX_CHUNK: usize = 2_000_000;
+/// Index entries are collected before they are written in one sorted call per index: writing
+/// them in key order, in big groups, dirties each index page once per group instead of once per
+/// row. They are written early when their estimated bytes pass this fraction (1/`N`) of the
+/// batch's memory budget, so a huge batch's memory stays bounded.
+const INDEX_BUDGET_DIVISOR: usize = 2;
+
+/// Estimated heap bytes of one waiting index entry besides its key text: the tuple and the
+/// allocator's overhead for the key.
+const INDEX_ENTRY_OVERHEAD: usize = std::mem::size_of::<(String, i64)>() + 16;
 
 /// Input rows a writer that calls plugin functions collects before calling them: one Wasm call
 /// per call site for this many rows.
@@ -199,6 +205,10 @@ pub(crate) struct TableSink<'a> {
     keys: Vec<Vec<String>>,
     /// Normal mode: `(key, token)` entries per index, not written yet.
     pending: Vec<Vec<(String, i64)>>,
+    /// Estimated heap bytes of `pending`.
+    pending_bytes: usize,
+    /// Past this many `pending_bytes`, the entries are written.
+    pending_budget: usize,
     /// Normal mode: the data write running while the next chunk is evaluated, with the keys of
     /// its rows.
     in_flight: Option<(WriteTask, Vec<Vec<String>>)>,
@@ -223,6 +233,8 @@ impl<'a> TableSink<'a> {
             out: RowSet::with_capacity(writer.schema.clone(), WRITE_CHUNK),
             keys: vec![Vec::with_capacity(WRITE_CHUNK); writer.indexes.len()],
             pending: vec![Vec::new(); writer.indexes.len()],
+            pending_bytes: 0,
+            pending_budget: ctx.engine.batch_memory_budget() / INDEX_BUDGET_DIVISOR,
             in_flight: None,
             def,
             mode,
@@ -429,7 +441,7 @@ impl<'a> TableSink<'a> {
         let batch_idx = self.ctx.msg.batch_idx;
         let task = tokio::spawn(async move { ks.write_data(&def, batch_idx, rows).await });
         self.in_flight = Some((task, keys));
-        if self.pending.iter().any(|p| p.len() >= INDEX_CHUNK) {
+        if self.pending_bytes > self.pending_budget {
             self.write_entries().await?;
         }
         Ok(())
@@ -446,6 +458,10 @@ impl<'a> TableSink<'a> {
             .map_err(|e| self.store_err(e))?;
         self.written += tokens.len() as u64;
         for (pending, keys) in self.pending.iter_mut().zip(keys) {
+            self.pending_bytes += keys
+                .iter()
+                .map(|k| k.capacity() + INDEX_ENTRY_OVERHEAD)
+                .sum::<usize>();
             pending.extend(keys.into_iter().zip(tokens.iter().copied()));
         }
         Ok(())
@@ -457,6 +473,7 @@ impl<'a> TableSink<'a> {
             if self.pending[i].is_empty() {
                 continue;
             }
+            // Taken whole, so the next group starts with a small vector again.
             let entries = std::mem::take(&mut self.pending[i]);
             self.ctx
                 .ks
@@ -464,6 +481,7 @@ impl<'a> TableSink<'a> {
                 .await
                 .map_err(|e| self.store_err(e))?;
         }
+        self.pending_bytes = 0;
         Ok(())
     }
 

@@ -2,11 +2,11 @@
 
 use super::calls::{Calls, InputRow, any_calls};
 use super::file_table::local_path;
+use super::top_sort::TopSort;
 use super::{BatchCtx, BatchStats, table_reader};
 use crate::files::CsvWriter;
 use crate::{EngineError, Result};
 use vessel_core::Value;
-use vessel_script::keys::compare_rows;
 use vessel_script::{FileFormat, FileWriter, Writer};
 
 pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
@@ -38,7 +38,21 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
         std::process::id()
     ));
     let mut out = CsvWriter::create(&tmp, writer)?;
-    let mut sorted: Vec<Vec<Value>> = Vec::new();
+    // Spill runs go beside the output: on its disk, and not into a temp dir that may be a
+    // tmpfs (memory).
+    let spill_dir = path
+        .parent()
+        .map_or_else(std::path::PathBuf::new, |p| p.to_path_buf());
+    // Half the batch's share for the rows: the rest is for the pages being read, the output
+    // buffer, and memory the allocator keeps after a run is spilled.
+    let mut sorted = writer.top.as_ref().map(|top| {
+        TopSort::new(
+            top,
+            ctx.engine.batch_memory_budget() / 2,
+            &spill_dir,
+            &path.display().to_string(),
+        )
+    });
     let mut pages = ctx.pages(reader)?;
     let mut written = 0u64;
     let mut calls = any_calls(writer.columns.iter().map(|c| &c.expr)).then(|| Calls::new(ctx));
@@ -75,8 +89,8 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
             let Some(w) = eval_columns(ctx, writer, r, &x)? else {
                 continue;
             };
-            match &writer.top {
-                Some(_) => sorted.push(w),
+            match sorted.as_mut() {
+                Some(sorted) => sorted.push(w)?,
                 None => {
                     out.write_row(&w)?;
                     written += 1;
@@ -84,13 +98,16 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
             }
         }
     }
-    if let Some(top) = &writer.top {
-        // Stable: rows with equal keys keep their reading order.
-        sorted.sort_by(|a, b| compare_rows(&top.order, a, b));
-        for w in sorted.into_iter().take(top.limit) {
-            out.write_row(&w)?;
-            written += 1;
+    if let Some(sorted) = sorted {
+        if sorted.spilled_runs() > 0 {
+            tracing::debug!(
+                node = %ctx.node.name,
+                runs = sorted.spilled_runs(),
+                "top sort went over its memory budget and spilled sorted runs to disk"
+            );
         }
+        // Stable: rows with equal keys keep their reading order.
+        written += sorted.finish(&mut |w| out.write_row(&w))?;
     }
     if let Some(calls) = calls.take() {
         calls.release();
