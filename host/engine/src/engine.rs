@@ -195,8 +195,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`EngineError::Script`] listing every problem of the script.
-    pub fn script(&self, script_url: &str, params_url: &str) -> Result<Arc<Script>> {
-        self.scripts.get(script_url, params_url)
+    pub async fn script(&self, script_url: &str, params_url: &str) -> Result<Arc<Script>> {
+        self.scripts.get(script_url, params_url).await
     }
 
     /// Starts a run: validates the script, records the run, creates the tables of the affected
@@ -211,7 +211,7 @@ impl Engine {
             Some(p) => absolute(p)?,
             None => String::new(),
         };
-        let script = self.script(&script_url, &params_url)?;
+        let script = self.script(&script_url, &params_url).await?;
         let start_nodes = if req.start_nodes.is_empty() {
             default_start_nodes(&script)
         } else {
@@ -405,7 +405,9 @@ impl Engine {
                 latest.name()
             )));
         }
-        let script = self.script(&props.script_url, &props.script_params_url)?;
+        let script = self
+            .script(&props.script_url, &props.script_params_url)
+            .await?;
         for name in &props.affected_nodes {
             self.refresh(ks.as_ref(), &script, &props, name, -1).await?;
         }
@@ -482,6 +484,7 @@ impl Engine {
         let statuses = status::node_statuses(&node_events, run_id);
         let script = self
             .script(&props.script_url, &props.script_params_url)
+            .await
             .ok();
         let order = match &script {
             Some(s) => vessel_script::dag::topological_order(s)

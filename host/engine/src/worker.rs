@@ -106,7 +106,10 @@ impl Engine {
                 self.record_batch(ks, msg, slot, NodeStatus::StopReceived, "run stopped")
                     .await?;
                 let props = run_props(ks, msg.run_id).await?;
-                if let Ok(script) = self.script(&props.script_url, &props.script_params_url) {
+                if let Ok(script) = self
+                    .script(&props.script_url, &props.script_params_url)
+                    .await
+                {
                     self.refresh(ks, &script, &props, &msg.target_node, msg.batch_idx)
                         .await?;
                 }
@@ -116,7 +119,7 @@ impl Engine {
             RunStatus::Start => {}
         }
         let props = run_props(ks, msg.run_id).await?;
-        let script = self.script(&msg.script_url, &msg.script_params_url)?;
+        let script = self.script(&msg.script_url, &msg.script_params_url).await?;
         let Some(node) = script.nodes.get(&msg.target_node) else {
             return Err(EngineError::Invalid(format!(
                 "script {} has no node '{}'",
@@ -248,7 +251,9 @@ impl Engine {
         text: &str,
     ) -> Result<()> {
         let props = run_props(ks, msg.run_id).await?;
-        let script = self.script(&props.script_url, &props.script_params_url)?;
+        let script = self
+            .script(&props.script_url, &props.script_params_url)
+            .await?;
         self.finish_batch_failed_with(ks, &script, &props, msg, slot, text, Instant::now())
             .await
     }
