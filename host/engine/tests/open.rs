@@ -163,6 +163,9 @@ async fn printing_in_open_is_captured_and_the_run_succeeds() {
     }
 }
 
+/// Whether a probe's result is what the sandbox should have shown the guest.
+type Expected = Box<dyn Fn(&str) -> bool>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_environment_sockets_and_clock_are_out_of_reach_in_open() {
     let denied = |parts: usize| {
@@ -171,7 +174,7 @@ async fn files_environment_sockets_and_clock_are_out_of_reach_in_open() {
             found.len() == parts && found.iter().all(|p| p.starts_with("denied: "))
         }
     };
-    let cases: [(&str, Box<dyn Fn(&str) -> bool>); 4] = [
+    let cases: [(&str, Expected); 4] = [
         ("read_file", Box::new(denied(3))),
         ("tcp", Box::new(denied(2))),
         ("env", Box::new(|r: &str| r == "vars=0 home=- args=0")),
