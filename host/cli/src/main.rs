@@ -82,9 +82,9 @@ fn main() -> ExitCode {
 
 /// Plugin settings of a command working on `data_dir`: compiled components are cached in
 /// `<data dir>/components` (or `VESSEL_CACHE_DIR`), user plugins come from `VESSEL_PLUGIN_DIR`
-/// (default: `plugins/` beside the script), and `VESSEL_PLUGIN_TIMEOUT_MS` /
-/// `VESSEL_PLUGIN_MEMORY_MB` replace the default sandbox limits of every plugin (a node's or
-/// namespace's own `limits` still win).
+/// (default: `plugins/` beside the script), and `VESSEL_PLUGIN_TIMEOUT_MS`,
+/// `VESSEL_PLUGIN_OPEN_TIMEOUT_MS` and `VESSEL_PLUGIN_MEMORY_MB` replace the default sandbox
+/// limits of every plugin (a node's or namespace's own `limits` still win).
 pub(crate) fn plugin_settings(
     data_dir: &Path,
 ) -> anyhow::Result<vessel_engine::plugins::PluginSettings> {
@@ -94,6 +94,9 @@ pub(crate) fn plugin_settings(
     let mut limits = vessel_wasm::Limits::default();
     if let Some(ms) = env_number("VESSEL_PLUGIN_TIMEOUT_MS", 1..=3_600_000)? {
         limits.timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(ms) = env_number("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", 1..=3_600_000)? {
+        limits.open_timeout = std::time::Duration::from_millis(ms);
     }
     if let Some(mb) = env_number("VESSEL_PLUGIN_MEMORY_MB", 1..=65_536)? {
         limits.memory_bytes = usize::try_from(mb << 20).unwrap_or(usize::MAX);

@@ -138,7 +138,7 @@ async fn run(args: RunArgs, workers: usize) -> anyhow::Result<ExitCode> {
         };
         // The same warnings as `vessel validate` (a misspelt key is otherwise silently
         // ignored); errors come from start_run below.
-        if let Ok(script) = engine.request_script(&req) {
+        if let Ok(script) = engine.request_script(&req).await {
             for w in &script.warnings {
                 bars.println(&format!("warning: {w}"));
             }

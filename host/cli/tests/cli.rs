@@ -163,6 +163,7 @@ fn plugin_limits_come_from_the_environment() {
     );
     for (name, value) in [
         ("VESSEL_PLUGIN_TIMEOUT_MS", "0"),
+        ("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", "-1"),
         ("VESSEL_PLUGIN_MEMORY_MB", "lots"),
     ] {
         let (code, text, _) = run(&[(name, value)]);
@@ -259,4 +260,92 @@ fn no_color_turns_colours_off_at_a_terminal() {
     let plain = run(true, "b");
     assert!(plain.contains("not-a-number"), "{plain}");
     assert!(!has_colour(&plain), "NO_COLOR=1: {plain:?}");
+}
+
+/// A script whose node `proc` runs the evil test guest with `params` in its `p` section.
+fn evil_script(dir: &std::path::Path, params: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join("in.csv"), "n\n1\n2\n").unwrap();
+    let component = vessel_wasm_artifacts::EVIL.replace('\\', "/");
+    let script = format!(
+        r#"{{"nodes": {{
+    "load": {{"type": "file_table",
+      "r": {{"urls": ["in.csv"], "csv": {{"hdr_line_idx": 0, "first_data_line_idx": 1}},
+        "columns": {{"col_n": {{"csv": {{"col_hdr": "n", "col_format": "%d"}}, "col_type": "int"}}}}}},
+      "w": {{"name": "t", "fields": {{"n": {{"expression": "r.col_n", "type": "int"}}}}}}}},
+    "proc": {{"type": "table_custom_tfm_table", "custom_proc_type": "evil",
+      "r": {{"table": "t"}},
+      "p": {{"component": "{component}", {params}}},
+      "w": {{"name": "t2", "fields": {{"result": {{"expression": "p.result", "type": "string"}}}}}}}}}}}}"#
+    );
+    let p = dir.join("evil.json");
+    std::fs::write(&p, script).unwrap();
+    p
+}
+
+#[test]
+fn a_plugin_misbehaving_in_open_never_crashes_vessel_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |params: &str| {
+        let script = evil_script(dir.path(), params);
+        let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
+            .args(["run", script.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .env("VESSEL_LOG", "warn")
+            .output()
+            .expect("vessel runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The guest's own panic message is forwarded to the log; the host must not panic.
+        assert!(
+            !text.contains("Cannot start a runtime") && out.status.code() != Some(101),
+            "{params}: {text}"
+        );
+        (out.status.code(), text)
+    };
+    // Output in `open` is captured and forwarded to the log; the run succeeds.
+    for mode in ["stdout", "stderr", "stderr_flood"] {
+        let (code, text) = run(&format!(r#""open": "{mode}""#));
+        assert_eq!(code, Some(0), "{mode}: {text}");
+    }
+    let (_, text) = run(r#""open": "stderr""#);
+    assert!(text.contains("hello from the plugin's stderr"), "{text}");
+    // A crash in every `open` makes the script invalid: refused before the run starts, like
+    // any script error.
+    let (code, text) = run(r#""open": "panic""#);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("node 'proc'") && text.contains("plugin 'evil'") && text.contains("boom"),
+        "{text}"
+    );
+    // A crash only in the run's `open` fails the node: the run ends with exit code 1.
+    let (code, text) = run(r#""open": "panic", "open_in": "run""#);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("proc failed: ") && text.contains("plugin 'evil'") && text.contains("boom"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_open_deadline_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = evil_script(dir.path(), r#""open": "loop""#);
+    let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
+        .args(["run", script.to_str().unwrap()])
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .env("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", "300")
+        .env("VESSEL_LOG", "warn")
+        .output()
+        .expect("vessel runs");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("node 'proc'")
+            && text.contains("did not finish within 300 ms (the deadline for starting an instance"),
+        "{text}"
+    );
 }

@@ -250,8 +250,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`EngineError::Script`] listing every problem of the script.
-    pub fn script(&self, script_url: &str, params_url: &str) -> Result<Arc<Script>> {
-        self.scripts.get(script_url, params_url)
+    pub async fn script(&self, script_url: &str, params_url: &str) -> Result<Arc<Script>> {
+        self.scripts.get(script_url, params_url).await
     }
 
     /// Loads and validates the script of a run request (cached: [`Engine::start_run`] then
@@ -259,9 +259,9 @@ impl Engine {
     ///
     /// # Errors
     /// Script errors.
-    pub fn request_script(&self, req: &RunRequest) -> Result<Arc<Script>> {
+    pub async fn request_script(&self, req: &RunRequest) -> Result<Arc<Script>> {
         let (script_url, params_url) = request_urls(req)?;
-        self.script(&script_url, &params_url)
+        self.script(&script_url, &params_url).await
     }
 
     /// Starts a run: validates the script, records the run, creates the tables of the affected
@@ -272,7 +272,7 @@ impl Engine {
     pub async fn start_run(&self, req: &RunRequest) -> Result<RunId> {
         vessel_store::validate_keyspace_name(&req.keyspace)?;
         let (script_url, params_url) = request_urls(req)?;
-        let script = self.script(&script_url, &params_url)?;
+        let script = self.script(&script_url, &params_url).await?;
         let start_nodes = if req.start_nodes.is_empty() {
             default_start_nodes(&script)
         } else {
@@ -476,7 +476,9 @@ impl Engine {
                 latest.name()
             )));
         }
-        let script = self.script(&props.script_url, &props.script_params_url)?;
+        let script = self
+            .script(&props.script_url, &props.script_params_url)
+            .await?;
         self.halt.send_replace(None);
         for name in &props.affected_nodes {
             self.refresh(ks.as_ref(), &script, &props, name, -1).await?;
@@ -554,6 +556,7 @@ impl Engine {
         let statuses = status::node_statuses(&node_events, run_id);
         let script = self
             .script(&props.script_url, &props.script_params_url)
+            .await
             .ok();
         let order = match &script {
             Some(s) => vessel_script::dag::topological_order(s)

@@ -129,25 +129,25 @@ impl Plugins {
 
     /// The limits of a node's instances: the engine's, with the node's `limits` applied.
     pub fn limits_for(&self, proc: &vessel_script::CustomProcessor) -> Limits {
-        self.limits_with(proc.timeout, proc.memory_bytes)
+        self.limits_with(proc.limits())
     }
 
     /// The limits of a function namespace's instances: the engine's, with the namespace's
     /// `limits` applied.
     pub fn limits_for_functions(&self, ns: &vessel_script::FunctionNamespace) -> Limits {
-        self.limits_with(ns.timeout, ns.memory_bytes)
+        self.limits_with(ns.limits())
     }
 
-    fn limits_with(
-        &self,
-        timeout: Option<std::time::Duration>,
-        memory_bytes: Option<usize>,
-    ) -> Limits {
+    /// The engine's limits with a script's `limits` section applied.
+    pub fn limits_with(&self, script: vessel_script::PluginLimits) -> Limits {
         let mut l = self.limits;
-        if let Some(t) = timeout {
+        if let Some(t) = script.timeout {
             l.timeout = t;
         }
-        if let Some(m) = memory_bytes {
+        if let Some(t) = script.open_timeout {
+            l.open_timeout = t;
+        }
+        if let Some(m) = script.memory_bytes {
             l.memory_bytes = m;
         }
         l
@@ -436,7 +436,9 @@ impl ProcessorCatalog for PluginCatalog {
                     run_id: 0,
                     node: req.node.to_string(),
                 },
-                plugins.limits(),
+                // The node's own limits: an `open` that needs more time or memory than the
+                // defaults must get them here too, not only when the run opens it.
+                plugins.limits_with(req.limits),
             )
             .map_err(|m| format!("plugin '{}': {m}", req.proc_type))?;
         Ok(inst

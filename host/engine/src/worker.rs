@@ -157,6 +157,7 @@ impl Engine {
         };
         let def = if owned {
             self.script(&msg.script_url, &msg.script_params_url)
+                .await
                 .ok()
                 .and_then(|s| table_def(s.nodes.get(&msg.target_node)?, msg.run_id))
         } else {
@@ -243,7 +244,10 @@ impl Engine {
                 self.record_batch(ks, msg, slot, NodeStatus::StopReceived, "run stopped")
                     .await?;
                 let props = run_props(ks, msg.run_id).await.map_err(Failure::After)?;
-                if let Ok(script) = self.script(&props.script_url, &props.script_params_url) {
+                if let Ok(script) = self
+                    .script(&props.script_url, &props.script_params_url)
+                    .await
+                {
                     self.refresh(ks, &script, &props, &msg.target_node, msg.batch_idx)
                         .await
                         .map_err(Failure::After)?;
@@ -254,7 +258,7 @@ impl Engine {
             RunStatus::Start => {}
         }
         let props = run_props(ks, msg.run_id).await?;
-        let script = self.script(&msg.script_url, &msg.script_params_url)?;
+        let script = self.script(&msg.script_url, &msg.script_params_url).await?;
         let Some(node) = script.nodes.get(&msg.target_node) else {
             return Err(EngineError::Invalid(format!(
                 "script {} has no node '{}'",
@@ -408,6 +412,7 @@ impl Engine {
         let props = run_props(ks, msg.run_id).await.map_err(Failure::After)?;
         let script = self
             .script(&props.script_url, &props.script_params_url)
+            .await
             .map_err(Failure::After)?;
         self.refresh(ks, &script, &props, &msg.target_node, msg.batch_idx)
             .await

@@ -40,7 +40,33 @@ pub struct FunctionNamespace {
     pub functions: Vec<FunctionSig>,
     /// Deadline of one call (`limits.timeout_ms`); `None`: the engine's default.
     pub timeout: Option<Duration>,
+    /// Deadline of starting an instance (`limits.open_timeout_ms`); `None`: the engine's
+    /// default.
+    pub open_timeout: Option<Duration>,
     /// Memory cap of one instance (`limits.memory_mb`); `None`: the engine's default.
+    pub memory_bytes: Option<usize>,
+}
+
+impl FunctionNamespace {
+    /// The namespace's `limits` section.
+    pub fn limits(&self) -> PluginLimits {
+        PluginLimits {
+            timeout: self.timeout,
+            open_timeout: self.open_timeout,
+            memory_bytes: self.memory_bytes,
+        }
+    }
+}
+
+/// The `limits` section of a custom processor node or a `functions` namespace: the sandbox
+/// limits its plugin instances get. `None` keeps the engine's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Deadline of one batch or function call (`limits.timeout_ms`).
+    pub timeout: Option<Duration>,
+    /// Deadline of starting an instance: instantiation and `open` (`limits.open_timeout_ms`).
+    pub open_timeout: Option<Duration>,
+    /// Memory cap of one instance (`limits.memory_mb`).
     pub memory_bytes: Option<usize>,
 }
 
@@ -297,8 +323,22 @@ pub struct CustomProcessor {
     pub fields: Arc<Schema>,
     /// Deadline of one batch (`limits.timeout_ms`); `None`: the engine's default.
     pub timeout: Option<Duration>,
+    /// Deadline of starting an instance: instantiation and `open` (`limits.open_timeout_ms`);
+    /// `None`: the engine's default.
+    pub open_timeout: Option<Duration>,
     /// Memory cap of one instance (`limits.memory_mb`); `None`: the engine's default.
     pub memory_bytes: Option<usize>,
+}
+
+impl CustomProcessor {
+    /// The node's `limits` section.
+    pub fn limits(&self) -> PluginLimits {
+        PluginLimits {
+            timeout: self.timeout,
+            open_timeout: self.open_timeout,
+            memory_bytes: self.memory_bytes,
+        }
+    }
 }
 
 /// `w`.

@@ -90,6 +90,9 @@ pub struct RawLimits {
     /// Deadline of one batch, in ms.
     #[serde(default)]
     pub timeout_ms: Option<i64>,
+    /// Deadline of starting an instance (instantiation and `open`), in ms.
+    #[serde(default)]
+    pub open_timeout_ms: Option<i64>,
     /// Memory of one plugin instance, in MiB.
     #[serde(default)]
     pub memory_mb: Option<i64>,

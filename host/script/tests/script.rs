@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use vessel_core::{FieldType, Value};
 use vessel_script::{
     FunctionRequest, FunctionSig, JoinType, LoadOptions, NodeType, ParamValue, Params,
-    ProcessorCatalog, ProcessorRequest, Reader, ScriptFormat, StartPolicy, Writer, dag,
-    load_script, load_script_str, load_script_str_with,
+    PluginLimits, ProcessorCatalog, ProcessorRequest, Reader, ScriptFormat, StartPolicy, Writer,
+    dag, load_script, load_script_str, load_script_str_with,
 };
 
 fn lookup_dir() -> PathBuf {
@@ -489,6 +489,54 @@ fn file_extensions_are_checked() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A catalog that remembers the limits it was asked to open each node's plugin with.
+#[derive(Default)]
+struct LimitsSeen(std::sync::Mutex<Vec<(String, PluginLimits)>>);
+
+impl ProcessorCatalog for LimitsSeen {
+    fn fields(&self, req: &ProcessorRequest<'_>) -> Result<Vec<(String, FieldType)>, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((req.node.to_string(), req.limits));
+        Catalog.fields(req)
+    }
+}
+
+#[test]
+fn the_catalog_opens_plugins_with_the_node_limits() {
+    let seen = std::sync::Arc::new(LimitsSeen::default());
+    let opts = LoadOptions {
+        catalog: Some(seen.clone()),
+        ..LoadOptions::default()
+    };
+    let text = CUSTOM.replace(
+        "\"custom_proc_type\": \"tag_and_denormalize\",",
+        "\"custom_proc_type\": \"tag_and_denormalize\", \"limits\": \
+         {\"timeout_ms\": 250, \"open_timeout_ms\": 300, \"memory_mb\": 64},",
+    );
+    load_script_str_with(
+        &text,
+        ScriptFormat::Json,
+        &Params::default(),
+        "c.json",
+        &opts,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let seen = seen.0.lock().unwrap();
+    assert_eq!(
+        *seen,
+        vec![(
+            "tag".to_string(),
+            PluginLimits {
+                timeout: Some(std::time::Duration::from_millis(250)),
+                open_timeout: Some(std::time::Duration::from_millis(300)),
+                memory_bytes: Some(64 << 20),
+            }
+        )]
+    );
+}
+
 #[test]
 fn plugin_limits_are_checked() {
     let opts = LoadOptions {
@@ -508,15 +556,19 @@ fn plugin_limits_are_checked() {
             &opts,
         )
     };
-    let s = load(r#"{"timeout_ms": 250, "memory_mb": 64}"#).unwrap_or_else(|e| panic!("{e}"));
+    let s = load(r#"{"timeout_ms": 250, "open_timeout_ms": 300, "memory_mb": 64}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
     let p = s.nodes["tag"].processor.as_ref().unwrap();
     assert_eq!(p.timeout, Some(std::time::Duration::from_millis(250)));
+    assert_eq!(p.open_timeout, Some(std::time::Duration::from_millis(300)));
     assert_eq!(p.memory_bytes, Some(64 << 20));
-    let errs = load(r#"{"timeout_ms": 0, "memory_mb": -1}"#)
+    let errs = load(r#"{"timeout_ms": 0, "open_timeout_ms": 3600001, "memory_mb": -1}"#)
         .unwrap_err()
         .to_string();
     assert!(
-        errs.contains("limits.timeout_ms") && errs.contains("limits.memory_mb"),
+        errs.contains("limits.timeout_ms")
+            && errs.contains("limits.open_timeout_ms: 3600001 is not a valid deadline")
+            && errs.contains("limits.memory_mb"),
         "{errs}"
     );
     let s = load(r#"{"timeout_msec": 5}"#).unwrap_or_else(|e| panic!("{e}"));

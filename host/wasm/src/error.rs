@@ -46,6 +46,34 @@ impl fmt::Display for Site {
     }
 }
 
+/// Which deadline a call ran under: starting an instance, or a call on an open one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Instantiation, `open`, `binding`, `describe`, `list-functions`
+    /// ([`crate::Limits::open_timeout`]).
+    Start,
+    /// A batch or a function call ([`crate::Limits::timeout`]).
+    Call,
+}
+
+impl Phase {
+    /// How a timeout message names the deadline.
+    fn deadline(self) -> &'static str {
+        match self {
+            Phase::Start => "the deadline for starting an instance: instantiation and open",
+            Phase::Call => "the per-batch deadline",
+        }
+    }
+
+    /// The setting that raises the deadline.
+    fn setting(self) -> &'static str {
+        match self {
+            Phase::Start => "the node's limits.open_timeout_ms (or VESSEL_PLUGIN_OPEN_TIMEOUT_MS)",
+            Phase::Call => "the node's timeout",
+        }
+    }
+}
+
 /// Renders a duration the way people write deadlines: `5 s`, `300 ms`, `1.5 s`.
 pub(crate) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -131,15 +159,18 @@ pub enum WasmError {
     /// The call did not return before the deadline; the instance was stopped and will be
     /// replaced by a fresh one.
     #[error(
-        "{site}: did not finish within {} (the per-batch deadline); raise the node's timeout \
-         or fix the loop",
-        human_duration(*timeout)
+        "{site}: did not finish within {} ({}); raise {} or fix the loop",
+        human_duration(*timeout),
+        phase.deadline(),
+        phase.setting()
     )]
     Timeout {
         /// Plugin, node and batch.
         site: Site,
         /// The deadline that passed.
         timeout: Duration,
+        /// Whether it was the deadline of starting an instance or of a call.
+        phase: Phase,
     },
 
     /// The plugin tried to grow its memory past the per-instance limit; the instance was
@@ -266,13 +297,28 @@ mod tests {
             batch: Some(3),
         };
         let e = WasmError::Timeout {
-            site,
+            site: site.clone(),
             timeout: Duration::from_secs(5),
+            phase: Phase::Call,
         };
         assert_eq!(
             e.to_string(),
             "plugin 'x' in node 'n', batch 3: did not finish within 5 s (the per-batch \
              deadline); raise the node's timeout or fix the loop"
+        );
+        let e = WasmError::Timeout {
+            site: Site {
+                batch: None,
+                ..site
+            },
+            timeout: Duration::from_secs(60),
+            phase: Phase::Start,
+        };
+        assert_eq!(
+            e.to_string(),
+            "plugin 'x' in node 'n': did not finish within 60 s (the deadline for starting an \
+             instance: instantiation and open); raise the node's limits.open_timeout_ms (or \
+             VESSEL_PLUGIN_OPEN_TIMEOUT_MS) or fix the loop"
         );
         assert_eq!(human_duration(Duration::from_millis(300)), "300 ms");
         assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");

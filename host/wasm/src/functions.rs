@@ -11,7 +11,7 @@ use crate::Limits;
 use crate::bindings::function_world;
 use crate::capture::LogContext;
 use crate::columns;
-use crate::error::{Site, WasmError};
+use crate::error::{Phase, Site, WasmError};
 use crate::host::Runtime;
 use crate::processor::guest_error;
 use crate::state::{self, StoreState};
@@ -62,7 +62,7 @@ fn instantiate(
     limits: &Limits,
     site: &Site,
 ) -> Result<function_world::FunctionPlugin, WasmError> {
-    state::guarded_call(store, limits, site, |s| pre.instantiate(s))
+    state::guarded_call(store, limits, Phase::Start, site, |s| pre.instantiate(s))
 }
 
 impl FunctionPlugin {
@@ -86,7 +86,7 @@ impl FunctionPlugin {
             })?;
         let mut store = runtime.loading_store(limits, name);
         let guest = instantiate(&pre, &mut store, limits, &site)?;
-        let listed = state::guarded_call(&mut store, limits, &site, |s| {
+        let listed = state::guarded_call(&mut store, limits, Phase::Start, &site, |s| {
             guest.vessel_plugin_functions().call_list_functions(s)
         })?;
         let mut seen = HashSet::new();
@@ -285,7 +285,7 @@ impl FunctionInstance {
             None => self.start(Some(name))?,
         };
         self.calls_in_store += 1;
-        let result = state::guarded_call(&mut live.store, &self.limits, &site, |s| {
+        let result = state::guarded_call(&mut live.store, &self.limits, Phase::Call, &site, |s| {
             live.guest
                 .vessel_plugin_functions()
                 .call_call(s, name, &columns_in, row_count)

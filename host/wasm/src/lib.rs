@@ -3,8 +3,10 @@
 //! This is the only crate that touches wasmtime. It compiles components once (and caches the
 //! native code on disk, keyed by content hash and engine), checks that they import nothing
 //! beyond the `host` interface and a WASI whose context grants nothing, and runs them in a
-//! sandbox with a per-batch deadline (epoch interruption, 10 ms tick), a per-instance memory
-//! cap, bounded output and bounded, forwarded logs.
+//! sandbox with a per-batch deadline and a longer one for starting an instance (epoch
+//! interruption, 10 ms tick), a per-instance memory cap, bounded output, bounded, forwarded
+//! logs, and a deterministic clock (see [`Limits`] and the crate's sandbox section in
+//! `docs/plugins.md`).
 //!
 //! Two worlds are supported:
 //!
@@ -59,7 +61,7 @@ mod state;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use error::{Site, WasmError};
+pub use error::{Phase, Site, WasmError};
 pub use functions::{FunctionInstance, FunctionPlugin, Signature};
 pub use host::{CacheStats, WasmHost};
 pub use processor::{
@@ -85,8 +87,13 @@ pub struct WasmConfig {
 /// Sandbox limits of one instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Deadline of one call (a batch, an `open`, a function call); default 5 s.
+    /// Deadline of one call on an open instance (a batch, a function call); default 5 s.
     pub timeout: Duration,
+    /// Deadline of each step of starting an instance: instantiation (the component's start
+    /// functions), `open` and `binding`, and while loading, `describe` and `list-functions`;
+    /// default 60 s, because an interpreter bundled as a component (Python) takes seconds to
+    /// start, far longer than its batches.
+    pub open_timeout: Duration,
     /// Linear memory of one instance, in bytes; default 256 MiB.
     pub memory_bytes: usize,
     /// Total bytes of the buffers a plugin may return for one batch; default 64 MiB.
@@ -104,6 +111,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             timeout: Duration::from_secs(5),
+            open_timeout: Duration::from_secs(60),
             memory_bytes: 256 << 20,
             max_output_bytes: 64 << 20,
             log_bytes_per_batch: 64 << 10,

@@ -12,7 +12,7 @@ use crate::bindings::processor_world::{self, exports::vessel::plugin::processor 
 use crate::bindings::wit_types;
 use crate::capture::LogContext;
 use crate::columns;
-use crate::error::{Site, WasmError};
+use crate::error::{Phase, Site, WasmError};
 use crate::host::Runtime;
 use crate::state::{self, StoreState};
 
@@ -198,7 +198,7 @@ impl ProcessorPlugin {
             })?;
         let mut store = runtime.loading_store(limits, name_hint);
         let guest = instantiate(&pre, &mut store, limits, &site)?;
-        let info = state::guarded_call(&mut store, limits, &site, |s| {
+        let info = state::guarded_call(&mut store, limits, Phase::Start, &site, |s| {
             guest.vessel_plugin_processor().call_describe(s)
         })?;
         let kind = match info.kind {
@@ -281,7 +281,7 @@ fn instantiate(
 ) -> Result<processor_world::ProcessorPlugin, WasmError> {
     // Instantiation runs the component's start functions (static constructors), so it gets
     // the same deadline and limits as a call.
-    state::guarded_call(store, limits, site, |s| pre.instantiate(s))
+    state::guarded_call(store, limits, Phase::Start, site, |s| pre.instantiate(s))
 }
 
 /// A live store with its instantiated component and opened resource.
@@ -372,14 +372,14 @@ impl ProcessorInstance {
             run_id: u32::try_from(self.args.run_id).unwrap_or(0),
             node_name: self.args.node.clone(),
         };
-        let opened = state::guarded_call(&mut store, &self.limits, &site, |s| {
+        let opened = state::guarded_call(&mut store, &self.limits, Phase::Start, &site, |s| {
             guest
                 .vessel_plugin_processor()
                 .instance()
                 .call_open(s, &open_args)
         })?;
         let handle = opened.map_err(|e| guest_error(e, site.clone()))?;
-        let binding = state::guarded_call(&mut store, &self.limits, &site, |s| {
+        let binding = state::guarded_call(&mut store, &self.limits, Phase::Start, &site, |s| {
             guest
                 .vessel_plugin_processor()
                 .instance()
@@ -495,7 +495,7 @@ impl ProcessorInstance {
             }
         };
         self.batches_in_store += 1;
-        let result = state::guarded_call(&mut live.store, &self.limits, &site, |s| {
+        let result = state::guarded_call(&mut live.store, &self.limits, Phase::Call, &site, |s| {
             live.guest
                 .vessel_plugin_processor()
                 .instance()

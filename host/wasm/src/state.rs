@@ -1,7 +1,7 @@
 //! The per-store sandbox: WASI context that grants nothing, memory limiter, host imports, guarded calls.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,12 +10,14 @@ use wasmtime::{
     Engine, ResourceLimiter, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::p2::{DynPollable, Pollable};
-use wasmtime_wasi::{HostMonotonicClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use crate::Limits;
 use crate::bindings::{processor_world, wit_host, wit_types};
 use crate::capture::{self, Capture, CapturePipe, Drained, Level, LogContext};
-use crate::error::{Site, WasmError};
+use crate::error::{Phase, Site, WasmError};
 
 /// Period of the epoch ticker; deadlines are counted in these ticks.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
@@ -39,7 +41,7 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     limiter: Limiter,
     capture: Arc<Mutex<Capture>>,
-    clock: MonotonicClock,
+    clock: VirtualClock,
     /// When the current call's deadline passes; sleeps in the guest end no later than this.
     deadline: Instant,
     /// Set when a guest sleep was cut short at the deadline: the call then counts as timed out
@@ -162,20 +164,58 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-/// The guest's monotonic clock: nanoseconds since the store was made. Kept here too so that
-/// `subscribe-instant` can turn the guest's instants into host time.
-#[derive(Clone, Copy)]
-struct MonotonicClock {
-    start: Instant,
+/// Nanoseconds the guest's monotonic clock advances on every read, so that a guest that
+/// waits for time to pass (a busy loop on `Instant::now()`) sees it pass.
+const CLOCK_STEP_NANOS: u64 = 1_000;
+
+/// The guest's monotonic clock. It never reads the host's time: it starts at 0 with each store
+/// and advances by [`CLOCK_STEP_NANOS`] per read and by the length of every sleep, so a plugin
+/// sees the same durations whenever and wherever it runs. Shared with the store's data so that
+/// sleeps can move it and `subscribe-instant` can turn the guest's instants into durations.
+#[derive(Clone, Default)]
+struct VirtualClock {
+    nanos: Arc<AtomicU64>,
 }
 
-impl HostMonotonicClock for MonotonicClock {
+impl VirtualClock {
+    /// The current reading, without advancing.
+    fn peek(&self) -> u64 {
+        self.nanos.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `nanos` (a sleep).
+    fn advance(&self, nanos: u64) {
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(nanos))
+            });
+    }
+}
+
+impl HostMonotonicClock for VirtualClock {
     fn resolution(&self) -> u64 {
-        1
+        CLOCK_STEP_NANOS
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.advance(CLOCK_STEP_NANOS);
+        self.peek()
+    }
+}
+
+/// The guest's wall clock: always the Unix epoch, 1970-01-01T00:00:00Z. Output must not depend
+/// on when a batch ran (a rerun, a resumed run or another worker must write the same rows), so
+/// a plugin that needs a date gets it as a parameter.
+struct EpochWallClock;
+
+impl HostWallClock for EpochWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(CLOCK_STEP_NANOS)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
     }
 }
 
@@ -203,6 +243,9 @@ fn subscribe_sleep(
     wanted: Duration,
 ) -> wasmtime::Result<Resource<DynPollable>> {
     let data = cx.data_mut();
+    // The guest sees the whole sleep pass on its clock even when the host cuts it short.
+    data.clock
+        .advance(u64::try_from(wanted.as_nanos()).unwrap_or(u64::MAX));
     let now = Instant::now();
     let left = data.deadline.saturating_duration_since(now);
     let until = tokio::time::Instant::from_std(now + wanted.min(left));
@@ -235,7 +278,7 @@ pub(crate) fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<StoreStat
     clock.func_wrap(
         "subscribe-instant",
         |cx: StoreContextMut<'_, StoreState>, (when,): (u64,)| {
-            let now = cx.data().clock.now();
+            let now = cx.data().clock.peek();
             Ok((subscribe_sleep(
                 cx,
                 Duration::from_nanos(when.saturating_sub(now)),
@@ -278,15 +321,14 @@ pub(crate) fn new_store(
     log_ctx: LogContext,
 ) -> Store<StoreState> {
     let capture = Arc::new(Mutex::new(Capture::new(limits.log_bytes_per_batch)));
-    let clock = MonotonicClock {
-        start: Instant::now(),
-    };
+    let clock = VirtualClock::default();
     // A default builder has no preopened directories, environment or arguments and reads an
     // empty stdin; networking is switched off explicitly and every address is denied.
     let wasi = WasiCtxBuilder::new()
         .stdout(CapturePipe::stdout(capture.clone()))
         .stderr(CapturePipe::stderr(capture.clone()))
-        .monotonic_clock(clock)
+        .monotonic_clock(clock.clone())
+        .wall_clock(EpochWallClock)
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -311,7 +353,7 @@ pub(crate) fn new_store(
         limiter,
         capture,
         clock,
-        deadline: Instant::now() + limits.timeout,
+        deadline: Instant::now() + limits.open_timeout,
         sleep_cut: Arc::new(AtomicBool::new(false)),
         counters: BTreeMap::new(),
         log_ctx,
@@ -319,7 +361,7 @@ pub(crate) fn new_store(
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_trap();
-    store.set_epoch_deadline(ticks(limits.timeout));
+    store.set_epoch_deadline(ticks(limits.open_timeout));
     store
 }
 
@@ -332,31 +374,39 @@ fn ticks(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
-/// Runs one guest call under the deadline of `limits`, forwards what the guest logged, and
-/// turns a trap into the matching [`WasmError`]. Counters of the call are left in the store.
+/// Runs one guest call under the deadline `limits` sets for `phase`, forwards what the guest
+/// logged, and turns a trap into the matching [`WasmError`]. Counters of the call are left in
+/// the store.
 pub(crate) fn guarded_call<R>(
     store: &mut Store<StoreState>,
     limits: &Limits,
+    phase: Phase,
     site: &Site,
     call: impl FnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
 ) -> Result<R, WasmError> {
+    let timeout = match phase {
+        Phase::Start => limits.open_timeout,
+        Phase::Call => limits.timeout,
+    };
     {
         let data = store.data_mut();
-        data.deadline = Instant::now() + limits.timeout;
+        data.deadline = Instant::now() + timeout;
         data.limiter.hit = false;
         data.sleep_cut.store(false, Ordering::Relaxed);
         data.counters.clear();
         capture::lock(&data.capture).drain();
     }
-    store.set_epoch_deadline(ticks(limits.timeout));
+    store.set_epoch_deadline(ticks(timeout));
     let result = call(store);
     let drained = capture::lock(&store.data().capture).drain();
     capture::forward(&drained, &store.data().log_ctx, site.batch);
-    let result = result.map_err(|err| classify(&err, store.data(), &drained, limits, site));
+    let result =
+        result.map_err(|err| classify(&err, store.data(), &drained, limits, timeout, phase, site));
     if result.is_ok() && store.data().sleep_cut.load(Ordering::Relaxed) {
         return Err(WasmError::Timeout {
             site: site.clone(),
-            timeout: limits.timeout,
+            timeout,
+            phase,
         });
     }
     result
@@ -367,6 +417,8 @@ fn classify(
     data: &StoreState,
     drained: &Drained,
     limits: &Limits,
+    timeout: Duration,
+    phase: Phase,
     site: &Site,
 ) -> WasmError {
     let site = site.clone();
@@ -380,7 +432,8 @@ fn classify(
     if trap == Some(&Trap::Interrupt) {
         return WasmError::Timeout {
             site,
-            timeout: limits.timeout,
+            timeout,
+            phase,
         };
     }
     let mut message = match trap {

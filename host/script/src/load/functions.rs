@@ -9,26 +9,22 @@ const RESERVED: &[&str] = &[
     "string", "wfmodel",
 ];
 
-/// `limits` as the engine uses them: `None` keeps the engine's default.
-pub(super) struct Limits {
-    pub timeout: Option<Duration>,
-    pub memory_bytes: Option<usize>,
-}
-
 /// Checks a `limits` section; every problem is returned as (`field` under `limits`, message).
-pub(super) fn check_limits(raw: &RawLimits) -> Result<Limits, Vec<(&'static str, String)>> {
+pub(super) fn check_limits(raw: &RawLimits) -> Result<PluginLimits, Vec<(&'static str, String)>> {
     let mut errs = Vec::new();
-    let timeout = match raw.timeout_ms {
+    let mut deadline = |field: &'static str, value: Option<i64>| match value {
         None => None,
         Some(ms) if (1..=3_600_000).contains(&ms) => Some(Duration::from_millis(ms as u64)),
         Some(ms) => {
             errs.push((
-                "limits.timeout_ms",
+                field,
                 format!("{ms} is not a valid deadline; give 1 to 3600000 milliseconds"),
             ));
             None
         }
     };
+    let timeout = deadline("limits.timeout_ms", raw.timeout_ms);
+    let open_timeout = deadline("limits.open_timeout_ms", raw.open_timeout_ms);
     let memory_bytes = match raw.memory_mb {
         None => None,
         Some(mb) if (1..=65_536).contains(&mb) => Some((mb as usize) << 20),
@@ -41,8 +37,9 @@ pub(super) fn check_limits(raw: &RawLimits) -> Result<Limits, Vec<(&'static str,
         }
     };
     if errs.is_empty() {
-        Ok(Limits {
+        Ok(PluginLimits {
             timeout,
+            open_timeout,
             memory_bytes,
         })
     } else {
@@ -132,6 +129,7 @@ impl Loader<'_> {
                             component: decl.component,
                             functions,
                             timeout: limits.timeout,
+                            open_timeout: limits.open_timeout,
                             memory_bytes: limits.memory_bytes,
                         },
                     );

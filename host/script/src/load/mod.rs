@@ -101,6 +101,9 @@ pub struct ProcessorRequest<'a> {
     pub input: Option<&'a Schema>,
     /// Folder that relative paths in the script are resolved against (the script's folder).
     pub base_dir: Option<&'a Path>,
+    /// The node's `limits` section, for the instance the catalog opens (an `open` that needs
+    /// more time or memory than the defaults must get them when the script is validated too).
+    pub limits: PluginLimits,
 }
 
 /// Options of [`load_script_with`] / [`load_script_str_with`].

@@ -517,6 +517,20 @@ impl Loader<'_> {
             );
             return None;
         };
+        let limits = raw.limits.clone().unwrap_or_default();
+        self.unknown_keys(
+            Some(name),
+            crate::raw::unknown_paths("limits", &limits.unknown),
+        );
+        let limits = match super::functions::check_limits(&limits) {
+            Ok(l) => Some(l),
+            Err(list) => {
+                for (f, m) in list {
+                    self.err(name, Some(f), m);
+                }
+                None
+            }
+        };
         let params = raw.p.clone().unwrap_or(serde_json::Value::Null);
         let fields = match &self.opts.catalog {
             Some(cat) => cat.fields(&super::ProcessorRequest {
@@ -525,6 +539,7 @@ impl Loader<'_> {
                 params: &params,
                 input,
                 base_dir: self.opts.base_dir.as_deref(),
+                limits: limits.unwrap_or_default(),
             }),
             None => match params.get("fields") {
                 Some(serde_json::Value::Object(m)) => m
@@ -541,26 +556,13 @@ impl Loader<'_> {
                 )),
             },
         };
-        let limits = raw.limits.clone().unwrap_or_default();
-        self.unknown_keys(
-            Some(name),
-            crate::raw::unknown_paths("limits", &limits.unknown),
-        );
-        let limits = match super::functions::check_limits(&limits) {
-            Ok(l) => Some(l),
-            Err(list) => {
-                for (f, m) in list {
-                    self.err(name, Some(f), m);
-                }
-                None
-            }
-        };
         match fields {
             Ok(f) => Some(CustomProcessor {
                 proc_type: proc_type.to_string(),
                 params,
                 fields: Arc::new(Schema::new(f)),
-                timeout: limits.as_ref()?.timeout,
+                timeout: limits?.timeout,
+                open_timeout: limits?.open_timeout,
                 memory_bytes: limits?.memory_bytes,
             }),
             Err(m) => {

@@ -10,6 +10,7 @@ use crate::{args, ints, open_ints, processor, results, schema};
 fn quick() -> Limits {
     Limits {
         timeout: Duration::from_millis(300),
+        open_timeout: Duration::from_millis(300),
         ..Limits::default()
     }
 }
@@ -74,6 +75,94 @@ fn a_loop_in_open_times_out() {
         )
         .unwrap_err();
     assert_timeout(&e, started, None);
+    assert_eq!(
+        e.to_string(),
+        "plugin 'evil' in node 'node_a': did not finish within 300 ms (the deadline for \
+         starting an instance: instantiation and open); raise the node's \
+         limits.open_timeout_ms (or VESSEL_PLUGIN_OPEN_TIMEOUT_MS) or fix the loop"
+    );
+}
+
+#[test]
+fn open_has_its_own_deadline() {
+    // A batch deadline far below what `open` takes does not stop `open`; the open deadline
+    // does.
+    let limits = Limits {
+        timeout: Duration::from_millis(1),
+        open_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let open = |params: &str| {
+        processor(guests::EVIL).open(
+            &args(params, schema(&[("n", vessel_core::FieldType::Int)])),
+            limits,
+        )
+    };
+    let e = open(r#"{"open": "loop"}"#).unwrap_err();
+    assert!(
+        matches!(e, WasmError::Timeout { timeout, phase: vessel_wasm::Phase::Start, .. }
+            if timeout == Duration::from_millis(300)),
+        "{e}"
+    );
+    // A flood of output takes a while to write; under the 1 ms batch deadline it would fail.
+    open(r#"{"open": "stdout_flood"}"#).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn misbehaving_in_open_fails_cleanly() {
+    let limits = Limits {
+        memory_bytes: 32 << 20,
+        ..quick()
+    };
+    for (mode, want) in [
+        ("panic", "crashed: "),
+        ("trap", "unreachable"),
+        ("stack_overflow", "crashed: "),
+        ("memory_bomb", "ran out of memory (limit 32 MiB"),
+        ("sleep", "did not finish within 300 ms"),
+    ] {
+        let e = processor(guests::EVIL)
+            .open(
+                &args(
+                    &format!(r#"{{"open": "{mode}"}}"#),
+                    schema(&[("n", vessel_core::FieldType::Int)]),
+                ),
+                limits,
+            )
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("plugin 'evil' in node 'node_a': "),
+            "{mode}: {text}"
+        );
+        assert!(text.contains(want), "{mode}: {text}");
+        assert!(e.is_fatal_to_instance(), "{mode}: {text}");
+    }
+    let e = processor(guests::EVIL)
+        .open(
+            &args(
+                r#"{"open": "panic"}"#,
+                schema(&[("n", vessel_core::FieldType::Int)]),
+            ),
+            limits,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("boom in open of node node_a"), "{e}");
+}
+
+#[test]
+fn the_clock_is_deterministic() {
+    // The wall clock reads the epoch, the monotonic clock moves 1 µs per reading and by the
+    // length of each sleep: the same values in every instance, at any time.
+    for _ in 0..2 {
+        let mut inst = open_ints(guests::EVIL, r#"{"mode": "clock"}"#, Limits::default());
+        let out = inst.process(&ints(&[1]), 0).unwrap();
+        assert_eq!(results(&out), vec!["wall=0 step=1000 slept=1001000"]);
+    }
+    // `open` sees the same clock.
+    let mut inst = open_ints(guests::EVIL, r#"{"open": "clock"}"#, Limits::default());
+    let out = inst.process(&ints(&[1]), 0).unwrap();
+    assert_eq!(results(&out), vec!["wall=0 step=1000 slept=1001000"]);
 }
 
 #[test]
