@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use vessel_queue::{BatchMessage, Consumer};
 use vessel_script::{DepCmd, RerunPolicy};
-use vessel_store::{BatchEvent, Keyspace, NodeEvent, NodeStatus, RunStatus};
+use vessel_store::{BatchEvent, Keyspace, NodeEvent, NodeStatus, RunStatus, StoreError};
 
 /// What to do with a message after handling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,8 +103,8 @@ impl From<EngineError> for Failure {
     }
 }
 
-impl From<vessel_store::StoreError> for Failure {
-    fn from(e: vessel_store::StoreError) -> Failure {
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
         Failure::Before(e.into())
     }
 }
@@ -149,6 +149,12 @@ impl Engine {
         }
         let ks = match self.storage.open_keyspace(&msg.ks, false).await {
             Ok(ks) => ks,
+            Err(StoreError::NoSuchKeyspace(_)) => {
+                // Nothing waits for a batch whose keyspace was dropped: there is no status to
+                // record, and halting over a stale message would stop every worker.
+                tracing::error!(batch = %key, error = %e, "dropping a message for a missing keyspace");
+                return Outcome::Ack;
+            }
             Err(oe) => {
                 return self.halt(format!(
                     "cannot record status of batch {key} ({e}): cannot open keyspace: {oe}"
@@ -442,5 +448,39 @@ impl Engine {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vessel_queue::MemoryQueue;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let storage = Arc::new(vessel_store_sqlite::SqliteStorage::open(dir).unwrap());
+        Engine::new(storage, Arc::new(MemoryQueue::new()))
+    }
+
+    #[tokio::test]
+    async fn a_batch_held_by_another_worker_of_this_process_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        engine.storage.open_keyspace("ks", true).await.unwrap();
+        let msg = BatchMessage::new("ks", 1, "n", 0, 1, 0, 0);
+        engine.lock_in_flight().insert(msg.full_batch_id());
+        assert_eq!(
+            engine.process(&msg, 0).await,
+            Outcome::Retry(engine.settings.retry_delay)
+        );
+        assert!(engine.halted().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_message_for_a_dropped_keyspace_is_dropped_without_halting() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let msg = BatchMessage::new("gone", 1, "n", 0, 1, 0, 0);
+        assert_eq!(engine.process(&msg, 0).await, Outcome::Ack);
+        assert!(engine.halted().is_none());
     }
 }
