@@ -612,13 +612,14 @@ fn load_with_catalog(text: &str) -> Result<vessel_script::Script, vessel_script:
 #[test]
 fn expressions_call_declared_plugin_functions() {
     let text = with_functions(
-        r#"{"geo": {"component": "geo.wasm", "limits": {"timeout_ms": 700}}}"#,
+        r#"{"geo": {"component": "geo.wasm", "limits": {"timeout_ms": 700, "open_timeout_ms": 900}}}"#,
         r#""geo.len(geo.scale(r.c, 2)) + 1""#,
     );
     let s = load_with_catalog(&text).unwrap_or_else(|e| panic!("{e}"));
     let ns = &s.functions["geo"];
     assert_eq!(ns.component, "geo.wasm");
     assert_eq!(ns.timeout, Some(std::time::Duration::from_millis(700)));
+    assert_eq!(ns.open_timeout, Some(std::time::Duration::from_millis(900)));
     assert_eq!(ns.functions.len(), 2);
     let Writer::Table(w) = &s.nodes["calc"].writer else {
         panic!("calc writes a table")
