@@ -458,6 +458,7 @@ pub const SCRIPT_KEYS: &[&str] = &[
     "limits",
     "timeout_ms",
     "memory_mb",
+    "open_timeout_ms",
     "component",
     // readers
     "table",
