@@ -528,8 +528,8 @@ impl<'a> Loader<'a> {
             Some(w) if node_type == NodeType::TableFile => {
                 pre.file_writer = self.section::<RawFileCreator>(name, Some("w"), w);
             }
-            Some(w) => match self.section::<RawTableCreator>(name, Some("w"), w) {
-                Some(tw) => {
+            Some(w) => {
+                if let Some(tw) = self.section::<RawTableCreator>(name, Some("w"), w) {
                     self.unknown_keys(Some(name), unknown_paths("w", &tw.unknown));
                     let mut fields = Vec::new();
                     for (fname, f) in &tw.fields {
@@ -564,8 +564,7 @@ impl<'a> Loader<'a> {
                     pre.table_schema = Some(Arc::new(Schema::new(fields)));
                     pre.table_writer = Some(tw);
                 }
-                None => {}
-            },
+            }
         }
         Some(pre)
     }
