@@ -2,8 +2,8 @@
 //! error naming the disk (not hang, not report the run complete), and after the tmpfs grows,
 //! `vessel run --resume` must finish the run with the output of an undisturbed run.
 //!
-//! Mounting needs root. Without it the test says so and passes, unless `VESSEL_TEST_TMPFS=1`
-//! asks for it, in which case it fails.
+//! Mounting needs root. Without it the test fails saying so, unless `VESSEL_SKIP_TMPFS=1`
+//! skips it on purpose: a missing privilege must not look like a pass.
 
 use crate::support::{assert_same_file, s, vessel_ok};
 use std::fmt::Write as _;
@@ -125,12 +125,12 @@ fn full_tmpfs_ends_the_run_with_an_error_and_resume_finishes_it() {
     // /proc/self belongs to the process's effective user.
     let euid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
     if euid != 0 {
-        let msg = "full_tmpfs test needs root to mount a tmpfs; not run";
         assert!(
-            std::env::var("VESSEL_TEST_TMPFS").as_deref() != Ok("1"),
-            "{msg} (VESSEL_TEST_TMPFS=1 asks for it)"
+            std::env::var("VESSEL_SKIP_TMPFS").as_deref() == Ok("1"),
+            "the full-disk test mounts a tmpfs and needs root; run the tests as root, or set \
+             VESSEL_SKIP_TMPFS=1 to skip it"
         );
-        eprintln!("{msg}");
+        eprintln!("VESSEL_SKIP_TMPFS=1: the full-disk test is skipped");
         return;
     }
     let reference = tempfile::tempdir().unwrap();
