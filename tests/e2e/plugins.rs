@@ -360,4 +360,37 @@ fn js_templates_build_and_run() {
     let (fn_dir, fns) = new_and_build_cached(d, "js", "js-texts", "function");
     run_map_and_filter(d, ("js-vat", &map), ("js-min-qty", &filter));
     run_functions(d, &fn_dir, &fns);
+    js_reads_the_deterministic_clock(d);
+}
+
+/// `Date.now()` in a JavaScript plugin reads the sandbox's clock, the Unix epoch, as Rust
+/// plugins do (the clock policy of docs/plugins.md), not the machine's time or the build's.
+fn js_reads_the_deterministic_clock(dir: &Path) {
+    let (project, _) = new_and_build_cached(dir, "js", "js-clock", "function");
+    std::fs::write(
+        project.join("index.js"),
+        r#"import { functions } from './vessel-plugin.js';
+export default functions({
+  now_ms: { params: ['int'], returns: 'int', description: 'Date.now() + n',
+            fn: (n) => Date.now() + n },
+  year: { params: ['int'], returns: 'int', description: 'the UTC year of new Date() + n',
+          fn: (n) => new Date().getUTCFullYear() + n },
+});
+"#,
+    )
+    .unwrap();
+    std::fs::remove_file(project.join("js-clock.wasm")).unwrap();
+    vessel_cached(&["plugin", "build", s(&project)]);
+    std::fs::write(dir.join("clock.csv"), "n\n0\n").unwrap();
+    let out = vessel_cached(&[
+        "plugin",
+        "test",
+        s(&project),
+        "--input",
+        s(&dir.join("clock.csv")),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in ["now_ms(0) = 0", "year(0) = 1970"] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
 }

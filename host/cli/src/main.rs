@@ -17,6 +17,12 @@ macro_rules! out {
     }};
 }
 
+/// mimalloc instead of glibc's malloc: glibc gives each busy thread an arena of its own and
+/// keeps what batches free there resident, so peak memory grew with the input even where every
+/// buffer is bounded (bench/memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod history;
 mod plugin;
 mod progress;

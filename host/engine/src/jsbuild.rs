@@ -7,10 +7,8 @@
 //! change. The WIT package, the SDK and the Node driver are compiled into the `vessel` binary,
 //! so a build works anywhere, not only inside the repository.
 
-use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsStr;
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -211,18 +209,21 @@ pub fn build_js_component(
 
 /// A hash of everything a component is built from.
 fn cache_key(world: &str, modules: &[(PathBuf, Vec<u8>)]) -> String {
-    let mut h = DefaultHasher::new();
-    (
+    let mut h = crate::content_key::ContentKey::new();
+    for part in [
         COMPONENTIZE_JS_VERSION,
         DRIVER,
         SDK,
         WIT_TYPES,
         WIT_PROCESSOR,
         world,
-    )
-        .hash(&mut h);
-    modules.hash(&mut h);
-    format!("{:016x}", h.finish())
+    ] {
+        h.part(part.as_bytes());
+    }
+    for (path, bytes) in modules {
+        h.part(path.to_string_lossy().as_bytes()).part(bytes);
+    }
+    h.finish()
 }
 
 /// Keeps a built component for [`cache_key`], dropping the oldest beyond [`BUILDS_KEPT`]. The

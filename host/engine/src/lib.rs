@@ -20,6 +20,7 @@
 //! # let _ = run_id; Ok(()) }
 //! ```
 
+mod content_key;
 mod deps;
 mod engine;
 mod error;

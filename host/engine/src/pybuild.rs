@@ -628,7 +628,7 @@ impl Drop for FileLock {
 
 /// Hex key over everything that determines the component.
 fn cache_key(tool_version: &str, world: PyWorld, app: &[(String, Vec<u8>)]) -> String {
-    let mut h = Fnv128::new();
+    let mut h = crate::content_key::ContentKey::new();
     h.part(RECIPE.as_bytes());
     h.part(world.name().as_bytes());
     h.part(tool_version.as_bytes());
@@ -649,33 +649,7 @@ fn cache_key(tool_version: &str, world: PyWorld, app: &[(String, Vec<u8>)]) -> S
         h.part(file.as_bytes());
         h.part(text.as_bytes());
     }
-    format!("{:032x}", h.0)
-}
-
-/// FNV-1a, 128 bits: a stable content hash without a dependency (this is a cache key, not a
-/// security boundary: the cache directory is trusted, as for precompiled components).
-struct Fnv128(u128);
-
-impl Fnv128 {
-    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-
-    fn new() -> Fnv128 {
-        Fnv128(Self::OFFSET)
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u128::from(b);
-            self.0 = self.0.wrapping_mul(Self::PRIME);
-        }
-    }
-
-    /// A length-prefixed part, so that part boundaries count.
-    fn part(&mut self, bytes: &[u8]) {
-        self.bytes(&(bytes.len() as u64).to_le_bytes());
-        self.bytes(bytes);
-    }
+    h.finish()
 }
 
 #[cfg(test)]

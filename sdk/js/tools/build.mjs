@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const WORLDS = { processor: 'processor-plugin', functions: 'function-plugin' };
-// The sandbox gives no randomness, clock or network worth having; stdio stays so that
-// `console.log` and uncaught errors reach the host's log and trap messages.
-const DISABLED_FEATURES = ['random', 'clocks', 'http', 'fetch-event'];
+// The sandbox gives no randomness or network worth having; stdio stays so that `console.log`
+// and uncaught errors reach the host's log and trap messages, and the clocks stay so that
+// `Date.now()` reads the host's deterministic clock (the Unix epoch) like every other guest.
+const DISABLED_FEATURES = ['random', 'http', 'fetch-event'];
 
 function fail(message) {
   process.stderr.write(`${message}\n`);
