@@ -12,9 +12,10 @@ pub enum EngineError {
     /// The queue failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
-    /// The script or params could not be loaded or are invalid.
+    /// The script or params could not be loaded or are invalid: every problem, each naming
+    /// file, node and field.
     #[error("{0}")]
-    Script(String),
+    Script(#[from] vessel_script::ScriptErrors),
     /// Reading or writing a data file failed.
     #[error(transparent)]
     File(#[from] crate::files::FileError),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
-use vessel_script::{LoadOptions, Script};
+use vessel_script::{LoadOptions, Script, ScriptError, ScriptErrors};
 
 /// A script's slot: filled once by the first successful load; concurrent callers wait for it.
 type Slot = Arc<OnceCell<Arc<Script>>>;
@@ -51,10 +51,15 @@ impl ScriptCache {
                     let params = (!params_url.is_empty()).then(|| Path::new(&params_url));
                     vessel_script::load_script_with(Path::new(&script_url), params, &options)
                         .map(Arc::new)
-                        .map_err(|e| EngineError::Script(e.to_string()))
+                        .map_err(EngineError::Script)
                 })
                 .await
-                .map_err(|e| EngineError::Script(format!("loading {url} stopped: {e}")))?
+                .map_err(|e| {
+                    EngineError::Script(ScriptErrors::one(ScriptError::file(
+                        &url,
+                        format!("loading the script stopped: {e}"),
+                    )))
+                })?
             }
         })
         .await
