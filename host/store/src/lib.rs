@@ -3,8 +3,9 @@
 //!
 //! A backend implements [`Storage`] (keyspace management) and [`Keyspace`] (everything inside
 //! one keyspace). The embedded default is `vessel-store-sqlite`; the distributed one is
-//! `vessel-store-cassandra`. Both must pass the shared suite in [`conformance`], written once as
-//! generic functions over `Arc<dyn Storage>`.
+//! `vessel-store-cassandra`. Both must pass the shared suite in `conformance`, written once as
+//! generic functions over `Arc<dyn Storage>` (with the `test-support` feature, which keeps
+//! test-only code out of the binaries).
 //!
 //! Naming follows Capillaries: the table that node output `orders` writes in run 3 is
 //! `orders_00003`, and the index `idx_orders_id` of that run is `idx_orders_id_00003`
@@ -14,6 +15,7 @@
 //! assert_eq!(vessel_store::run_table_name("orders", 3), "orders_00003");
 //! ```
 
+#[cfg(feature = "test-support")]
 pub mod conformance;
 mod error;
 #[cfg(feature = "test-support")]
