@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Err(e) if closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(error_exit_code(&e))
         }
     }
 }
@@ -127,6 +127,19 @@ fn env_number(name: &str, range: std::ops::RangeInclusive<u64>) -> anyhow::Resul
             range.end()
         ),
     }
+}
+
+/// Exit code of a command that failed: 1 when the machine failed under it (a full disk, an I/O
+/// error: the same command can succeed once that is fixed), 2 for everything else, which is
+/// the user's to fix (usage, script, names).
+fn error_exit_code(e: &anyhow::Error) -> u8 {
+    let machine = e.chain().any(|c| {
+        c.downcast_ref::<vessel_engine::EngineError>()
+            .is_some_and(vessel_engine::EngineError::is_environmental)
+            || c.downcast_ref::<vessel_store::StoreError>()
+                .is_some_and(vessel_store::StoreError::is_environmental)
+    });
+    if machine { 1 } else { 2 }
 }
 
 /// Whether the error is a write to a stdout whose reader has gone.
@@ -188,6 +201,20 @@ pub(crate) fn default_keyspace(script: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_machine_exits_1_and_a_bad_request_2() {
+        let full = || vessel_store::StoreError::Environment("database or disk is full".into());
+        let e = anyhow::Error::from(vessel_engine::EngineError::Store(full()));
+        assert_eq!(error_exit_code(&e), 1);
+        assert_eq!(
+            error_exit_code(&anyhow::Error::from(full()).context("starting")),
+            1
+        );
+        let bad = vessel_engine::EngineError::Invalid("unknown start node 'x'".into());
+        assert_eq!(error_exit_code(&anyhow::Error::from(bad)), 2);
+        assert_eq!(error_exit_code(&anyhow::anyhow!("no such file")), 2);
+    }
 
     #[test]
     fn keyspace_names_come_from_the_script() {
