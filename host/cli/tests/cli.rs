@@ -10,6 +10,29 @@ fn vessel(args: &[&str]) -> std::process::Output {
         .expect("vessel runs")
 }
 
+/// `vessel run SCRIPT --data-dir DATA` with `env` added (logs at warn, `NO_COLOR` unset);
+/// returns the exit code and stdout followed by stderr.
+fn run_script(
+    script: &std::path::Path,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
+        .args(["run", script.to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .env("VESSEL_LOG", "warn")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("vessel runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 #[test]
 fn help_lists_the_subcommands() {
     let out = vessel(&["--help"]);
@@ -137,22 +160,11 @@ fn spinning_script(dir: &std::path::Path) -> std::path::PathBuf {
 fn plugin_limits_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let script = spinning_script(dir.path());
-    let script = script.to_str().unwrap();
     let data = dir.path().join("data");
     let run = |env: &[(&str, &str)]| {
         let started = std::time::Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
-            .args(["run", script, "--data-dir", data.to_str().unwrap()])
-            .envs(env.iter().copied())
-            .env("VESSEL_LOG", "warn")
-            .output()
-            .expect("vessel runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), text, started.elapsed())
+        let (code, text) = run_script(&script, &data, env);
+        (code, text, started.elapsed())
     };
     let (code, text, elapsed) = run(&[("VESSEL_PLUGIN_TIMEOUT_MS", "250")]);
     assert_ne!(code, Some(0), "{text}");
@@ -207,15 +219,8 @@ fn has_colour(text: &str) -> bool {
 fn run_warns_like_validate_and_writes_no_colour_into_a_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let script = failing_script_with_a_typo(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
-        .args(["run", script.to_str().unwrap()])
-        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
-        .env("VESSEL_LOG", "warn")
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("vessel runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = run_script(&script, &dir.path().join("data"), &[]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("warning:") && err.contains("did you mean 'rerun_policy'?"),
         "{err}"
@@ -288,23 +293,13 @@ fn a_plugin_misbehaving_in_open_never_crashes_vessel_run() {
     let data = dir.path().join("data");
     let run = |params: &str| {
         let script = evil_script(dir.path(), params);
-        let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
-            .args(["run", script.to_str().unwrap()])
-            .args(["--data-dir", data.to_str().unwrap()])
-            .env("VESSEL_LOG", "warn")
-            .output()
-            .expect("vessel runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, text) = run_script(&script, &data, &[]);
         // The guest's own panic message is forwarded to the log; the host must not panic.
         assert!(
-            !text.contains("Cannot start a runtime") && out.status.code() != Some(101),
+            !text.contains("Cannot start a runtime") && code != Some(101),
             "{params}: {text}"
         );
-        (out.status.code(), text)
+        (code, text)
     };
     // Output in `open` is captured and forwarded to the log; the run succeeds.
     for mode in ["stdout", "stderr", "stderr_flood"] {
@@ -334,15 +329,12 @@ fn a_plugin_misbehaving_in_open_never_crashes_vessel_run() {
 fn the_open_deadline_comes_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let script = evil_script(dir.path(), r#""open": "loop""#);
-    let out = Command::new(env!("CARGO_BIN_EXE_vessel"))
-        .args(["run", script.to_str().unwrap()])
-        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
-        .env("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", "300")
-        .env("VESSEL_LOG", "warn")
-        .output()
-        .expect("vessel runs");
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = run_script(
+        &script,
+        &dir.path().join("data"),
+        &[("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", "300")],
+    );
+    assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains("node 'proc'")
             && text.contains("did not finish within 300 ms (the deadline for starting an instance"),
