@@ -1,7 +1,7 @@
 //! SIGKILL in the middle of a multi-batch node, then `--resume`: the outputs equal those of
 //! an uninterrupted run.
 
-use crate::support::{assert_same_file, s, vessel_ok};
+use crate::support::{assert_same_file, reference_run, s, vessel_ok};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -76,16 +76,7 @@ async fn enrich_progress(data: &Path) -> Option<(usize, usize)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_mid_node_then_resume_gives_identical_output() {
-    let reference = tempfile::tempdir().unwrap();
-    let script = setup(reference.path());
-    vessel_ok(&[
-        "run",
-        s(&script),
-        "--keyspace",
-        "crash",
-        "--data-dir",
-        s(&reference.path().join("data")),
-    ]);
+    let reference = reference_run(setup, "crash");
 
     let dir = tempfile::tempdir().unwrap();
     let script = setup(dir.path());

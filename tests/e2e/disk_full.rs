@@ -5,7 +5,7 @@
 //! Mounting needs root. Without it the test fails saying so, unless `VESSEL_SKIP_TMPFS=1`
 //! skips it on purpose: a missing privilege must not look like a pass.
 
-use crate::support::{assert_same_file, s, vessel_ok};
+use crate::support::{assert_same_file, reference_run, s, vessel_ok};
 use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -133,16 +133,7 @@ fn full_tmpfs_ends_the_run_with_an_error_and_resume_finishes_it() {
         eprintln!("VESSEL_SKIP_TMPFS=1: the full-disk test is skipped");
         return;
     }
-    let reference = tempfile::tempdir().unwrap();
-    let script = setup(reference.path());
-    vessel_ok(&[
-        "run",
-        s(&script),
-        "--keyspace",
-        "full",
-        "--data-dir",
-        s(&reference.path().join("data")),
-    ]);
+    let reference = reference_run(setup, "full");
 
     let dir = tempfile::tempdir().unwrap();
     let script = setup(dir.path());

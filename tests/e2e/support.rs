@@ -69,6 +69,23 @@ pub fn assert_same_file(expected: &Path, actual: &Path) {
     );
 }
 
+/// Runs the script that `setup` writes into a fresh folder to completion in keyspace `ks`,
+/// undisturbed: the reference that a disturbed run's output is compared with. Returns the
+/// folder (outputs under it).
+pub fn reference_run(setup: fn(&Path) -> PathBuf, ks: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = setup(dir.path());
+    vessel_ok(&[
+        "run",
+        s(&script),
+        "--keyspace",
+        ks,
+        "--data-dir",
+        s(&dir.path().join("data")),
+    ]);
+    dir
+}
+
 /// Writes a params file and returns its path.
 pub fn write_params(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     let p = dir.join(name);
