@@ -366,7 +366,18 @@ fn js_templates_build_and_run() {
 /// `Date.now()` in a JavaScript plugin reads the sandbox's clock, the Unix epoch, as Rust
 /// plugins do (the clock policy of docs/plugins.md), not the machine's time or the build's.
 fn js_reads_the_deterministic_clock(dir: &Path) {
-    let (project, _) = new_and_build_cached(dir, "js", "js-clock", "function");
+    let project = dir.join("js-clock");
+    vessel_ok(&[
+        "plugin",
+        "new",
+        "js-clock",
+        "--lang",
+        "js",
+        "--kind",
+        "function",
+        "--dir",
+        s(&project),
+    ]);
     std::fs::write(
         project.join("index.js"),
         r#"import { functions } from './vessel-plugin.js';
@@ -379,7 +390,6 @@ export default functions({
 "#,
     )
     .unwrap();
-    std::fs::remove_file(project.join("js-clock.wasm")).unwrap();
     vessel_cached(&["plugin", "build", s(&project)]);
     std::fs::write(dir.join("clock.csv"), "n\n0\n").unwrap();
     let out = vessel_cached(&[
