@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vessel_core::{RowSet, Schema};
+use vessel_core::{DateTime, RowSet, Schema};
 use vessel_store::{
     BatchEvent, BatchIdx, IndexRef, Keyspace, LookupResult, NodeEvent, Page, PageCursor, Result,
     RunEvent, RunId, RunProperties, RunStatus, StoreError, TableDef, TableRef, TokenRange,
@@ -231,6 +231,24 @@ impl Keyspace for SqliteKeyspace {
     async fn claim_marker(&self, marker: &str) -> Result<bool> {
         let marker = marker.to_string();
         self.blocking(move |ks, c| workflow::claim_marker(ks, c, &marker))
+            .await
+    }
+
+    async fn marker_claimed(&self, marker: &str) -> Result<bool> {
+        let marker = marker.to_string();
+        self.blocking(move |_, c| workflow::marker_claimed(c, &marker))
+            .await
+    }
+
+    async fn heartbeat(&self, instance: &str, alive: bool) -> Result<()> {
+        let instance = instance.to_string();
+        self.blocking(move |ks, c| workflow::heartbeat(ks, c, &instance, alive))
+            .await
+    }
+
+    async fn last_heartbeat(&self, instance: &str) -> Result<Option<DateTime>> {
+        let instance = instance.to_string();
+        self.blocking(move |_, c| workflow::last_heartbeat(c, &instance))
             .await
     }
 

@@ -16,13 +16,14 @@ use vessel_store::{
 };
 
 /// Names of the workflow tables, which [`crate::data::list_tables`] leaves out.
-pub(crate) const WORKFLOW_TABLES: [&str; 6] = [
+pub(crate) const WORKFLOW_TABLES: [&str; 7] = [
     "wf_run_counter",
     "wf_run_properties",
     "wf_run_history",
     "wf_node_history",
     "wf_batch_history",
     "wf_markers",
+    "wf_instances",
 ];
 
 const CREATE_WORKFLOW_TABLES: &str = "
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS wf_batch_history (
 CREATE INDEX IF NOT EXISTS wf_batch_history__run_node
     ON wf_batch_history (run_id, script_node);
 CREATE TABLE IF NOT EXISTS wf_markers (marker TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS wf_instances (instance TEXT PRIMARY KEY, ts INTEGER NOT NULL);
 ";
 
 /// Run filters longer than this read every event and filter in memory instead of binding one
@@ -57,11 +59,12 @@ const MAX_IN_PARAMS: usize = 500;
 /// Creates the workflow tables and the run counter row if they are missing.
 pub(crate) fn create_workflow_tables(ks_name: &str, conn: &mut Connection) -> Result<()> {
     let what = || format!("creating the workflow tables of keyspace '{ks_name}'");
-    // They are created in one transaction, so one present means all are. Checking first keeps
+    // They are created in one transaction, so the last one present means all are (a keyspace
+    // made by an older version lacks the newest and gets it here). Checking first keeps
     // opening an existing keyspace from waiting for the write lock.
     let present: bool = conn
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'wf_markers')",
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'wf_instances')",
             [],
             |r| r.get(0),
         )
@@ -372,6 +375,47 @@ pub(crate) fn claim_marker(ks: &KsInner, conn: &mut Connection, marker: &str) ->
             .map_err(db_err(&what))
     })?;
     Ok(inserted == 1)
+}
+
+/// Whether `marker` was claimed.
+pub(crate) fn marker_claimed(conn: &Connection, marker: &str) -> Result<bool> {
+    let what = format!("reading marker '{marker}'");
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM wf_markers WHERE marker = ?1)")
+        .and_then(|mut s| s.query_row([marker], |r| r.get(0)))
+        .map_err(db_err(&what))
+}
+
+/// Renews (`alive`) or removes the lease of `instance`.
+pub(crate) fn heartbeat(
+    ks: &KsInner,
+    conn: &mut Connection,
+    instance: &str,
+    alive: bool,
+) -> Result<()> {
+    let what = format!("renewing the lease of worker '{instance}'");
+    ks.write_tx(conn, &what, |tx| {
+        if alive {
+            tx.prepare_cached(
+                "INSERT INTO wf_instances (instance, ts) VALUES (?1, ?2) \
+                 ON CONFLICT (instance) DO UPDATE SET ts = excluded.ts",
+            )
+            .and_then(|mut s| s.execute(params![instance, time::to_millis(&time::now())]))
+        } else {
+            tx.prepare_cached("DELETE FROM wf_instances WHERE instance = ?1")
+                .and_then(|mut s| s.execute([instance]))
+        }
+        .map_err(db_err(&what))
+    })?;
+    Ok(())
+}
+
+/// The latest lease renewal of `instance`.
+pub(crate) fn last_heartbeat(conn: &Connection, instance: &str) -> Result<Option<vessel_core::DateTime>> {
+    let what = format!("reading the lease of worker '{instance}'");
+    conn.prepare_cached("SELECT ts FROM wf_instances WHERE instance = ?1")
+        .and_then(|mut s| s.query_row([instance], |r| r.get::<_, i64>(0)).optional())
+        .map(|ms| ms.map(time::from_millis))
+        .map_err(db_err(&what))
 }
 
 /// Runs `select` (without WHERE) for the given runs, ordered by `(ts, seq)`.

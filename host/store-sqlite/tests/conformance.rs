@@ -39,6 +39,7 @@ conformance_tests!(
     node_events,
     batch_events,
     claim_marker,
+    heartbeats,
     create_table,
     all_types,
     exact_numbers,

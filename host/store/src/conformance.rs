@@ -37,6 +37,7 @@ pub async fn run_all(storage: Arc<dyn Storage>, ks_prefix: &str) {
     node_events(storage.clone(), ks_prefix).await;
     batch_events(storage.clone(), ks_prefix).await;
     claim_marker(storage.clone(), ks_prefix).await;
+    heartbeats(storage.clone(), ks_prefix).await;
     create_table(storage.clone(), ks_prefix).await;
     all_types(storage.clone(), ks_prefix).await;
     exact_numbers(storage.clone(), ks_prefix).await;
@@ -335,7 +336,9 @@ pub async fn batch_events(storage: Arc<dyn Storage>, ks_prefix: &str) {
 /// When the check fails.
 pub async fn claim_marker(storage: Arc<dyn Storage>, ks_prefix: &str) {
     let (name, ks) = fresh(&storage, ks_prefix, "marker").await;
+    assert!(!ok(ks.marker_claimed("publish/1/a").await, "unclaimed marker"));
     assert!(ok(ks.claim_marker("publish/1/a").await, "first claim"));
+    assert!(ok(ks.marker_claimed("publish/1/a").await, "claimed marker"));
     assert!(!ok(ks.claim_marker("publish/1/a").await, "second claim"));
     assert!(ok(ks.claim_marker("publish/1/b").await, "other marker"));
     let mut handles = Vec::new();
@@ -357,6 +360,29 @@ pub async fn claim_marker(storage: Arc<dyn Storage>, ks_prefix: &str) {
         again.claim_marker("publish/1/a").await,
         "claim after reopen"
     ));
+    finish(&storage, &name).await;
+}
+
+/// A lease renewal is visible to every reader, moves forward, is kept per instance, and is gone
+/// once the instance leaves.
+///
+/// # Panics
+/// When the check fails.
+pub async fn heartbeats(storage: Arc<dyn Storage>, ks_prefix: &str) {
+    let (name, ks) = fresh(&storage, ks_prefix, "heartbeat").await;
+    assert_eq!(ok(ks.last_heartbeat("w1").await, "unknown lease"), None);
+    ok(ks.heartbeat("w1", true).await, "first renewal");
+    ok(ks.heartbeat("w2", true).await, "other instance");
+    let first = ok(ks.last_heartbeat("w1").await, "read lease").expect("w1 renewed its lease");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    ok(ks.heartbeat("w1", true).await, "second renewal");
+    let again = ok(storage.open_keyspace(&name, false).await, "reopen keyspace");
+    let second = ok(again.last_heartbeat("w1").await, "read lease").expect("still there");
+    assert!(second > first, "a renewal must move the lease forward: {first} then {second}");
+    ok(ks.heartbeat("w1", false).await, "leave");
+    assert_eq!(ok(again.last_heartbeat("w1").await, "lease after leaving"), None);
+    assert!(ok(again.last_heartbeat("w2").await, "other lease").is_some());
+    ok(ks.heartbeat("w1", false).await, "leaving twice is harmless");
     finish(&storage, &name).await;
 }
 

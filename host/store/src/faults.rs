@@ -364,6 +364,30 @@ impl Keyspace for FaultyKeyspace {
         )
     }
 
+    async fn marker_claimed(&self, marker: &str) -> Result<bool> {
+        guarded!(
+            self.plan,
+            "marker_claimed",
+            self.inner.marker_claimed(marker).await
+        )
+    }
+
+    async fn heartbeat(&self, instance: &str, alive: bool) -> Result<()> {
+        guarded!(
+            self.plan,
+            "heartbeat",
+            self.inner.heartbeat(instance, alive).await
+        )
+    }
+
+    async fn last_heartbeat(&self, instance: &str) -> Result<Option<vessel_core::DateTime>> {
+        guarded!(
+            self.plan,
+            "last_heartbeat",
+            self.inner.last_heartbeat(instance).await
+        )
+    }
+
     async fn create_table(&self, table: &TableDef) -> Result<()> {
         guarded!(
             self.plan,

@@ -27,7 +27,7 @@ pub use model::*;
 
 use async_trait::async_trait;
 use std::sync::Arc;
-use vessel_core::{RowSet, Schema};
+use vessel_core::{DateTime, RowSet, Schema};
 
 /// Result of a storage operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -162,6 +162,29 @@ pub trait Keyspace: Send + Sync {
     /// # Errors
     /// Backend failures.
     async fn claim_marker(&self, marker: &str) -> Result<bool>;
+
+    /// Whether `marker` was claimed (by anyone).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn marker_claimed(&self, marker: &str) -> Result<bool>;
+
+    /// Renews the liveness lease of the worker process `instance` (`alive`), or removes it when
+    /// the process leaves cleanly (`!alive`). Workers renew it while they hold batches of this
+    /// keyspace, so that others can tell a batch left "started" by a dead process (its lease
+    /// no longer changes) from one still in progress, without knowing where it runs.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn heartbeat(&self, instance: &str, alive: bool) -> Result<()>;
+
+    /// The time of `instance`'s latest lease renewal, by its own clock (`None` when it never
+    /// renewed one here or left cleanly). Compare values of it over time rather than with
+    /// another machine's clock.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn last_heartbeat(&self, instance: &str) -> Result<Option<DateTime>>;
 
     // ---- data -----------------------------------------------------------------------------
 
