@@ -103,6 +103,9 @@ pub struct Settings {
     /// Batches this process works on at the same time (the worker count); the memory budget
     /// is split between them.
     pub concurrent_batches: usize,
+    /// Lease time of workers (see [`crate::liveness`]): a batch left "started" by a process
+    /// whose lease has not been renewed for this long is cleaned and redone by another.
+    pub lease: Duration,
 }
 
 /// Default of [`Settings::memory_budget_bytes`]: 256 MiB.
@@ -127,6 +130,7 @@ impl Default for Settings {
             plugins: PluginSettings::default(),
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
             concurrent_batches: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            lease: crate::liveness::DEFAULT_LEASE,
         }
     }
 }
@@ -149,23 +153,35 @@ pub struct Engine {
     /// Why this engine's workers stopped taking work, once one of them could not record a
     /// batch's outcome (see [`Engine::halted`]).
     pub(crate) halt: tokio::sync::watch::Sender<Option<String>>,
+    /// This process's worker leases, and what it saw of others'.
+    pub(crate) liveness: crate::liveness::Liveness,
+    /// Counters and histograms of the workers.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Engine {
     /// An engine over a storage and a queue.
     pub fn new(storage: Arc<dyn Storage>, queue: Arc<dyn Queue>) -> Engine {
         let plugins = Arc::new(LazyPlugins::new(PluginSettings::default()));
+        let instance = instance_id();
+        let liveness = crate::liveness::Liveness::new(
+            storage.clone(),
+            instance.clone(),
+            crate::liveness::DEFAULT_LEASE,
+        );
         Engine {
             storage,
             queue,
             scripts: scripts_with(&plugins),
-            instance: instance_id(),
+            instance,
             settings: Settings::default(),
             progress: None,
             in_flight: Mutex::new(HashSet::new()),
             lookup_cache: LookupCache::new(DEFAULT_LOOKUP_CACHE_BYTES),
             plugins,
             halt: tokio::sync::watch::Sender::new(None),
+            liveness,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
     }
 
@@ -180,6 +196,11 @@ impl Engine {
         self.lookup_cache = LookupCache::new(settings.lookup_cache_bytes);
         self.plugins = Arc::new(LazyPlugins::new(settings.plugins.clone()));
         self.scripts = scripts_with(&self.plugins);
+        self.liveness = crate::liveness::Liveness::new(
+            self.storage.clone(),
+            self.instance.clone(),
+            settings.lease,
+        );
         self.settings = settings;
         self
     }
@@ -198,14 +219,26 @@ impl Engine {
         self.plugins.get()
     }
 
+    /// The metrics of this engine's workers (Prometheus text with [`crate::metrics::Metrics::encode`]).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
     /// The storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
     }
 
-    /// This process's identity as written in batch history (`host/pid/start ms`).
+    /// This process's identity as written in batch history (`host/pid/random`).
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// Gives up this process's worker leases where it holds no batch any more, so that other
+    /// workers redo at once what it leaves unfinished instead of waiting for the leases to
+    /// expire. Call it when the process leaves, after its workers stopped.
+    pub async fn leave(&self) {
+        self.liveness.leave().await;
     }
 
     /// Why the engine halted, if it did: a worker could not record a batch's outcome, or the
@@ -336,12 +369,19 @@ impl Engine {
             if !ready {
                 continue;
             }
+            // Published first, marked second: a publish that fails (the broker went away)
+            // leaves the marker free, so the next refresh publishes again. Two workers that
+            // both see the node ready before either marks it publish it twice, which is
+            // harmless: a batch delivered twice is done once (see the worker).
             let marker = format!("publish/{}/{name}", props.run_id);
+            if ks.marker_claimed(&marker).await? {
+                continue;
+            }
+            let node = &script.nodes[name];
+            let msgs = batch_messages(ks.name(), props, node);
+            let n = msgs.len();
+            self.queue.publish(msgs).await?;
             if ks.claim_marker(&marker).await? {
-                let node = &script.nodes[name];
-                let msgs = batch_messages(ks.name(), props, node);
-                let n = msgs.len();
-                self.queue.publish(msgs).await?;
                 self.report(ProgressEvent::NodePublished {
                     node: name.clone(),
                     batches: n,
@@ -554,17 +594,9 @@ impl Engine {
         let run_events = ks.run_events(Some(&[run_id])).await?;
         let node_events = ks.node_events(Some(&[run_id])).await?;
         let statuses = status::node_statuses(&node_events, run_id);
-        let script = self
-            .script(&props.script_url, &props.script_params_url)
-            .await
-            .ok();
-        let order = match &script {
-            Some(s) => vessel_script::dag::topological_order(s)
-                .into_iter()
-                .filter(|n| props.affected_nodes.contains(n))
-                .collect(),
-            None => props.affected_nodes.clone(),
-        };
+        // Affected nodes are recorded in processing order, so the summary needs no script
+        // (loading one may open plugins, which takes seconds for a Python one).
+        let order = props.affected_nodes.clone();
         let mut nodes = Vec::new();
         for name in order {
             let batches = ks.batch_events(run_id, Some(&name)).await?;
@@ -587,7 +619,7 @@ impl Engine {
                 match e.status {
                     NodeStatus::Success => {
                         s.batches_ok += 1;
-                        let (i, o) = parse_rows_comment(&e.comment);
+                        let (i, o) = batch_rows(&e.comment);
                         s.rows_in += i;
                         s.rows_out += o;
                     }
@@ -620,7 +652,8 @@ pub(crate) fn rows_comment(rows_in: u64, rows_out: u64, elapsed: Duration) -> St
     )
 }
 
-fn parse_rows_comment(c: &str) -> (u64, u64) {
+/// Rows read and written by a successful batch, from the comment of its history event.
+pub fn batch_rows(c: &str) -> (u64, u64) {
     let mut i = 0;
     let mut o = 0;
     for part in c.split([' ', ';']) {
@@ -730,32 +763,17 @@ fn absolute(p: &Path) -> Result<String> {
     Ok(abs.to_string_lossy().into_owned())
 }
 
-/// `host/pid/start ms`: identifies this process in batch history.
+/// `host/pid/random`: identifies this process in batch history. Only for people reading the
+/// history: liveness never relies on it (see [`crate::liveness`]).
 fn instance_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!(
-        "{host}/{}/{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    )
-}
-
-/// True when `instance` names a process of this machine that no longer runs.
-pub(crate) fn instance_is_dead(instance: &str, me: &str) -> bool {
-    let mut parts = instance.split('/');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let my_host = me.split('/').next().unwrap_or_default();
-    if host != my_host || instance == me {
-        return false;
-    }
-    match pid.parse::<u32>() {
-        Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
-        Err(_) => false,
-    }
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &random[..8])
 }
 
 #[cfg(test)]
@@ -765,19 +783,13 @@ mod tests {
     #[test]
     fn rows_comment_round_trips() {
         let c = rows_comment(12, 7, Duration::from_millis(1500));
-        assert_eq!(parse_rows_comment(&c), (12, 7));
-        assert_eq!(parse_rows_comment("boom"), (0, 0));
+        assert_eq!(batch_rows(&c), (12, 7));
+        assert_eq!(batch_rows("boom"), (0, 0));
     }
 
     #[test]
-    fn dead_instances_are_recognised_only_on_this_host() {
-        let me = instance_id();
-        assert!(!instance_is_dead(&me, &me));
-        let host = me.split('/').next().unwrap();
-        // pid 0 never names a user process directory in /proc.
-        assert!(instance_is_dead(&format!("{host}/999999999/1"), &me));
-        assert!(!instance_is_dead("otherhost/999999999/1", &me));
-        let alive = format!("{host}/1/1");
-        assert!(!instance_is_dead(&alive, &me));
+    fn instance_ids_differ_between_engines_of_one_process() {
+        assert_ne!(instance_id(), instance_id());
+        assert_eq!(instance_id().split('/').count(), 3);
     }
 }

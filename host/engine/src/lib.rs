@@ -26,7 +26,9 @@ mod engine;
 mod error;
 pub mod files;
 pub mod jsbuild;
+pub mod liveness;
 mod lookup_cache;
+pub mod metrics;
 mod nodes;
 pub mod plugins;
 pub mod progress;
@@ -37,7 +39,7 @@ pub mod worker;
 
 pub use engine::{
     DEFAULT_LOOKUP_CACHE_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, Engine, NodeSummary, RunRequest,
-    RunSummary, Settings,
+    RunSummary, Settings, batch_rows,
 };
 pub use error::{EngineError, Result};
 pub use scripts::ScriptCache;

@@ -1,12 +1,14 @@
 //! The batch worker: takes messages, processes batches, settles messages. The same loop serves
 //! `vessel run` (in-process queue) and `vessel daemon` (RabbitMQ).
 
-use crate::engine::{instance_is_dead, rows_comment, run_props, table_def};
+use crate::engine::{rows_comment, run_props, table_def};
+use crate::metrics::BatchOutcome;
 use crate::progress::ProgressEvent;
 use crate::{Engine, EngineError, Result, deps, nodes, status};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tracing::Instrument as _;
 use vessel_queue::{BatchMessage, Consumer};
 use vessel_script::{DepCmd, RerunPolicy};
 use vessel_store::{BatchEvent, Keyspace, NodeEvent, NodeStatus, RunStatus, StoreError};
@@ -61,7 +63,15 @@ pub async fn run_worker(
             // Halted while this delivery was on its way: hand it back untouched.
             Outcome::Halt(String::new())
         } else {
-            engine.process(&msg, slot).await
+            // Every log line of the batch carries its coordinates.
+            let span = tracing::info_span!(
+                "batch",
+                keyspace = %msg.ks,
+                run = msg.run_id,
+                node = %msg.target_node,
+                batch = msg.batch_idx
+            );
+            engine.process(&msg, slot).instrument(span).await
         };
         let stop = matches!(outcome, Outcome::Halt(_));
         let settled = match outcome {
@@ -120,6 +130,7 @@ impl Engine {
         if !self.lock_in_flight().insert(key.clone()) {
             // A duplicate delivery while a worker of this process holds the batch: running
             // both would clean and write the same batch twice at once.
+            self.count(msg, BatchOutcome::Retried);
             return Outcome::Retry(self.settings.retry_delay);
         }
         let out = match self.process_inner(msg, slot).await {
@@ -127,6 +138,12 @@ impl Engine {
             Err(f) => self.settle_failure(msg, slot, f).await,
         };
         self.lock_in_flight().remove(&key);
+        // Acknowledged outcomes are counted where they are decided.
+        match &out {
+            Outcome::Retry(_) => self.count(msg, BatchOutcome::Retried),
+            Outcome::Halt(_) => self.count(msg, BatchOutcome::Halted),
+            Outcome::Ack => {}
+        }
         out
     }
 
@@ -153,6 +170,7 @@ impl Engine {
                 // Nothing waits for a batch whose keyspace was dropped: there is no status to
                 // record, and halting over a stale message would stop every worker.
                 tracing::error!(batch = %key, error = %e, "dropping a message for a missing keyspace");
+                self.count(msg, BatchOutcome::Skipped);
                 return Outcome::Ack;
             }
             Err(oe) => {
@@ -232,6 +250,10 @@ impl Engine {
         ))
     }
 
+    fn count(&self, msg: &BatchMessage, outcome: BatchOutcome) {
+        self.metrics.batch(&msg.ks, &msg.target_node, outcome);
+    }
+
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -244,11 +266,13 @@ impl Engine {
             RunStatus::None => {
                 self.record_batch(ks, msg, slot, NodeStatus::Fail, "run never started")
                     .await?;
+                self.count(msg, BatchOutcome::Failed);
                 return Ok(Outcome::Ack);
             }
             RunStatus::Stop => {
                 self.record_batch(ks, msg, slot, NodeStatus::StopReceived, "run stopped")
                     .await?;
+                self.count(msg, BatchOutcome::Skipped);
                 let props = run_props(ks, msg.run_id).await.map_err(Failure::After)?;
                 if let Ok(script) = self
                     .script(&props.script_url, &props.script_params_url)
@@ -260,7 +284,10 @@ impl Engine {
                 }
                 return Ok(Outcome::Ack);
             }
-            RunStatus::Complete => return Ok(Outcome::Ack),
+            RunStatus::Complete => {
+                self.count(msg, BatchOutcome::Skipped);
+                return Ok(Outcome::Ack);
+            }
             RunStatus::Start => {}
         }
         let props = run_props(ks, msg.run_id).await?;
@@ -279,23 +306,39 @@ impl Engine {
         if let Some(prev) = latest.get(&msg.batch_idx) {
             match prev.status {
                 NodeStatus::Success | NodeStatus::Fail => {
+                    // A redelivery of a finished batch: nothing to do but make sure what
+                    // follows it happened.
                     self.refresh(ks, &script, &props, &node.name, msg.batch_idx)
                         .await
                         .map_err(Failure::After)?;
+                    self.count(msg, BatchOutcome::Skipped);
                     return Ok(Outcome::Ack);
                 }
-                NodeStatus::StopReceived => return Ok(Outcome::Ack),
+                NodeStatus::StopReceived => {
+                    self.count(msg, BatchOutcome::Skipped);
+                    return Ok(Outcome::Ack);
+                }
                 NodeStatus::Start => {
                     // Our own instance never runs the same batch twice at once, so a
                     // "start" of ours is an attempt that ended without recording an outcome.
                     let dead = prev.instance == self.instance
-                        || instance_is_dead(&prev.instance, &self.instance);
-                    let age = (vessel_core::time::now() - prev.ts)
-                        .to_std()
-                        .unwrap_or_default();
-                    if !dead && age < node.max_batch_processing_time {
-                        let left = node.max_batch_processing_time - age;
-                        return Ok(Outcome::Retry(left.min(Duration::from_secs(5))));
+                        || self.liveness.is_dead(ks, &prev.instance).await?;
+                    if !dead {
+                        // Another process works on it (its lease is renewed): running it here
+                        // too would write the batch twice. Look again once the lease could
+                        // have expired, or sooner.
+                        let age = (vessel_core::time::now() - prev.ts)
+                            .to_std()
+                            .unwrap_or_default();
+                        if age > node.max_batch_processing_time {
+                            tracing::warn!(batch = %msg.full_batch_id(), instance = %prev.instance,
+                                "batch takes longer than the node's max_batch_processing_time; its worker is alive, waiting for it");
+                        }
+                        return Ok(Outcome::Retry(
+                            (self.settings.lease / 2)
+                                .min(Duration::from_secs(5))
+                                .max(self.settings.retry_delay),
+                        ));
                     }
                     if node.rerun_policy == RerunPolicy::Fail {
                         // Capillaries acks silently here and the run never completes; we
@@ -319,6 +362,12 @@ impl Engine {
         }
 
         let dep = deps::check(ks, &script, node, msg.run_id).await?;
+        let result = match dep.cmd {
+            DepCmd::Go => "go",
+            DepCmd::Wait => "wait",
+            DepCmd::NoGo => "nogo",
+        };
+        self.metrics.dependency(&msg.ks, &node.name, result);
         match dep.cmd {
             DepCmd::Wait => return Ok(Outcome::Retry(self.settings.retry_delay)),
             DepCmd::NoGo => {
@@ -330,6 +379,9 @@ impl Engine {
             DepCmd::Go => {}
         }
 
+        // The lease exists before the batch is recorded as started, and is renewed until this
+        // attempt ends, so that others can tell whether this process still works on it.
+        let _hold = self.liveness.hold(ks).await?;
         ks.append_node_event(&NodeEvent {
             ts: vessel_core::time::now(),
             run_id: msg.run_id,
@@ -379,6 +431,14 @@ impl Engine {
             }
             tracing::warn!(batch = %msg.full_batch_id(), "recording the batch's success reported an error, but it is stored");
         }
+        self.count(msg, BatchOutcome::Succeeded);
+        self.metrics.batch_done(
+            &msg.ks,
+            &node.name,
+            stats.rows_in,
+            stats.rows_out,
+            elapsed.as_secs_f64(),
+        );
         self.report(ProgressEvent::BatchDone {
             node: node.name.clone(),
             batch_idx: msg.batch_idx,
@@ -406,6 +466,7 @@ impl Engine {
     ) -> Result<(), Failure> {
         self.record_batch(ks, msg, slot, NodeStatus::Fail, text)
             .await?;
+        self.count(msg, BatchOutcome::Failed);
         self.report(ProgressEvent::BatchDone {
             node: msg.target_node.clone(),
             batch_idx: msg.batch_idx,

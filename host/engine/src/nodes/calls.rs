@@ -110,6 +110,7 @@ impl<'a> Calls<'a> {
         .map_err(|e| format!("plugin call stopped: {e}"))?;
         // A failed call has already replaced the instance's store: fit for the next call.
         self.instances.insert(namespace.to_string(), inst);
+        self.ctx.engine.metrics.plugin_call(namespace, &result);
         result.map_err(|e| e.to_string())
     }
 }

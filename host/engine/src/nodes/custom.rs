@@ -68,6 +68,7 @@ pub(crate) async fn run(ctx: &BatchCtx<'_>) -> Result<BatchStats> {
             .await
             .map_err(|e| EngineError::Plugin(format!("plugin call stopped: {e}")))?;
             slot = Some(i);
+            ctx.engine.metrics.plugin_call(&proc.proc_type, &result);
             let out = result.map_err(|e| EngineError::Plugin(e.to_string()))?;
             if out.row_errors_total > 0 {
                 report_row_errors(ctx, &proc.proc_type, &out)?;
