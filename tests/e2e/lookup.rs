@@ -3,14 +3,14 @@
 use crate::support::{assert_same_file, s, vessel_ok, write_params};
 use std::path::Path;
 
-const OUTPUTS: [&str; 4] = [
+pub(crate) const OUTPUTS: [&str; 4] = [
     "order_item_date_inner",
     "order_item_date_left_outer",
     "order_date_value_grouped_inner",
     "order_date_value_grouped_left_outer",
 ];
 
-fn params(dir: &Path, manual: &str) -> std::path::PathBuf {
+pub(crate) fn params(dir: &Path, manual: &str) -> std::path::PathBuf {
     let data = vessel_tests::capillaries_data();
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -33,7 +33,7 @@ fn params(dir: &Path, manual: &str) -> std::path::PathBuf {
     )
 }
 
-fn script() -> std::path::PathBuf {
+pub(crate) fn script() -> std::path::PathBuf {
     vessel_tests::project_root().join("tests/conformance/lookup/script_quick.yaml")
 }
 

@@ -2,10 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use vessel_store::Storage;
-use vessel_store_sqlite::SqliteStorage;
 
 /// Which history to show.
 #[derive(Clone, Copy, ValueEnum)]
@@ -27,9 +24,6 @@ pub struct HistoryArgs {
     /// Keyspace.
     #[arg(long)]
     keyspace: String,
-    /// Data directory (default: ./vessel-data, or VESSEL_DATA_DIR).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     /// Only these runs (comma-separated); batches default to the latest run.
     #[arg(long, value_delimiter = ',')]
     run_id: Vec<i32>,
@@ -39,6 +33,8 @@ pub struct HistoryArgs {
     /// JSON lines instead of CSV.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    backend: crate::config::BackendArgs,
 }
 
 pub fn main(args: HistoryArgs) -> anyhow::Result<ExitCode> {
@@ -54,15 +50,13 @@ fn csv_text(s: &str) -> String {
 }
 
 async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| crate::default_data_dir(None));
-    let storage = SqliteStorage::open(&dir)?;
+    let config = crate::config::Config::load(&args.backend)?;
+    let store = config.store_url(|| crate::default_data_dir(None))?;
+    let storage = crate::config::open_store(&store)?;
     let ks = storage
         .open_keyspace(&args.keyspace, false)
         .await
-        .with_context(|| format!("in data directory {}", dir.display()))?;
+        .with_context(|| format!("in store {}", store.display()))?;
     let runs = (!args.run_id.is_empty()).then_some(args.run_id.as_slice());
     match args.what {
         What::Runs => {

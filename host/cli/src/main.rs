@@ -23,12 +23,16 @@ macro_rules! out {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod config;
+mod daemon;
 mod history;
 mod plugin;
 mod progress;
 mod run;
+mod start_run;
 mod stop_run;
 mod validate;
+mod wait;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -44,8 +48,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a script to completion on this machine (SQLite storage, in-process queue).
+    /// Run a script to completion with workers in this process (by default on SQLite and the
+    /// in-process queue).
     Run(run::RunArgs),
+    /// Take batches of any run from a shared queue (RabbitMQ) until stopped with SIGINT or
+    /// SIGTERM.
+    Daemon(daemon::DaemonArgs),
+    /// Start a run for `vessel daemon` workers and print its id; return at once.
+    StartRun(start_run::StartRunArgs),
+    /// Follow a run until it ends, with a progress bar per node, and print its summary.
+    Wait(wait::WaitArgs),
     /// Load and validate a script; print its nodes or its DAG.
     Validate(validate::ValidateArgs),
     /// Show run, node or batch history of a keyspace.
@@ -71,6 +83,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::main(a),
+        Command::Daemon(a) => daemon::main(a),
+        Command::StartRun(a) => start_run::main(a),
+        Command::Wait(a) => wait::main(a),
         Command::Validate(a) => validate::main(a),
         Command::History(a) => history::main(a),
         Command::StopRun(a) => stop_run::main(a),
@@ -83,49 +98,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(error_exit_code(&e))
         }
-    }
-}
-
-/// Plugin settings of a command working on `data_dir`: compiled components are cached in
-/// `<data dir>/components` (or `VESSEL_CACHE_DIR`), user plugins come from `VESSEL_PLUGIN_DIR`
-/// (default: `plugins/` beside the script), and `VESSEL_PLUGIN_TIMEOUT_MS`,
-/// `VESSEL_PLUGIN_OPEN_TIMEOUT_MS` and `VESSEL_PLUGIN_MEMORY_MB` replace the default sandbox
-/// limits of every plugin (a node's or namespace's own `limits` still win).
-pub(crate) fn plugin_settings(
-    data_dir: &Path,
-) -> anyhow::Result<vessel_engine::plugins::PluginSettings> {
-    let cache_dir = std::env::var_os("VESSEL_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| data_dir.join("components"));
-    let mut limits = vessel_wasm::Limits::default();
-    if let Some(ms) = env_number("VESSEL_PLUGIN_TIMEOUT_MS", 1..=3_600_000)? {
-        limits.timeout = std::time::Duration::from_millis(ms);
-    }
-    if let Some(ms) = env_number("VESSEL_PLUGIN_OPEN_TIMEOUT_MS", 1..=3_600_000)? {
-        limits.open_timeout = std::time::Duration::from_millis(ms);
-    }
-    if let Some(mb) = env_number("VESSEL_PLUGIN_MEMORY_MB", 1..=65_536)? {
-        limits.memory_bytes = usize::try_from(mb << 20).unwrap_or(usize::MAX);
-    }
-    Ok(vessel_engine::plugins::PluginSettings {
-        cache_dir: Some(cache_dir),
-        plugin_dir: std::env::var_os("VESSEL_PLUGIN_DIR").map(PathBuf::from),
-        limits,
-    })
-}
-
-/// A whole number from the environment, within `range`.
-fn env_number(name: &str, range: std::ops::RangeInclusive<u64>) -> anyhow::Result<Option<u64>> {
-    let Ok(text) = std::env::var(name) else {
-        return Ok(None);
-    };
-    match text.trim().parse::<u64>() {
-        Ok(n) if range.contains(&n) => Ok(Some(n)),
-        _ => anyhow::bail!(
-            "{name}={text:?} is not valid; give a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ),
     }
 }
 

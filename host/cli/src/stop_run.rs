@@ -1,12 +1,9 @@
 //! `vessel stop-run`: stop a running run, or invalidate a finished one.
 
+use crate::config::{BackendArgs, Config, QueueUrl};
 use clap::Args;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use vessel_engine::Engine;
-use vessel_queue::MemoryQueue;
-use vessel_store_sqlite::SqliteStorage;
 
 /// Arguments of `vessel stop-run`.
 #[derive(Args)]
@@ -17,12 +14,11 @@ pub struct StopRunArgs {
     /// Run to stop.
     #[arg(long)]
     run_id: i32,
-    /// Data directory (default: ./vessel-data, or VESSEL_DATA_DIR).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     /// Why, recorded with the run.
     #[arg(long, default_value = "stopped by operator")]
     comment: String,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 pub fn main(args: StopRunArgs) -> anyhow::Result<ExitCode> {
@@ -30,13 +26,13 @@ pub fn main(args: StopRunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let dir = args
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| crate::default_data_dir(None));
-        let storage = Arc::new(SqliteStorage::open(&dir)?);
-        // Stopping only writes a run event; no queue is involved.
-        let engine = Engine::new(storage, Arc::new(MemoryQueue::new()));
+        let config = Config::load(&args.backend)?;
+        let store = config.store_url(|| crate::default_data_dir(None))?;
+        let storage = crate::config::open_store(&store)?;
+        // Stopping only writes a run event, which workers read before each batch; the
+        // queue is not involved.
+        let queue = crate::config::open_queue(&QueueUrl::Memory, "").await?;
+        let engine = Engine::new(storage, queue);
         engine
             .stop_run(&args.keyspace, args.run_id, &args.comment)
             .await?;

@@ -25,12 +25,20 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    #[command(flatten)]
+    backend: crate::config::BackendArgs,
+    #[command(flatten)]
+    worker: crate::config::WorkerArgs,
 }
 
 pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    // Opening every plugin of the script reports its parameter and schema errors here.
+    // Opening every plugin of the script reports its parameter and schema errors here, with
+    // the plugin settings a run would have.
+    let config = crate::config::Config::load(&args.backend)?;
+    let store = config.store_url(|| crate::default_data_dir(Some(&args.script)))?;
+    let settings = config.engine_settings(&args.worker, &store)?;
     let plugins = std::sync::Arc::new(vessel_engine::plugins::LazyPlugins::new(
-        crate::plugin_settings(&crate::default_data_dir(Some(&args.script)))?,
+        settings.plugins,
     ));
     let opts = vessel_script::LoadOptions {
         catalog: Some(std::sync::Arc::new(vessel_engine::plugins::PluginCatalog(
