@@ -7,6 +7,9 @@
 //! dies. The RabbitMQ backend (`vessel-queue-amqp`) keeps the same contract with a dead-letter
 //! exchange and a TTL queue for the delay.
 //!
+//! Both backends pass the shared suite in `contract`, written once against a factory of fresh
+//! queues (with the `test-support` feature, which keeps test-only code out of the binaries).
+//!
 //! ```
 //! # tokio_test_main();
 //! # fn tokio_test_main() {
@@ -23,6 +26,8 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod contract;
 mod memory;
 mod message;
 
