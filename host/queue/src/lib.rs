@@ -49,6 +49,10 @@ pub enum QueueError {
     /// A message body could not be encoded or decoded.
     #[error("bad message: {0}")]
     BadMessage(String),
+    /// The queue is configured wrongly (a malformed broker URL, an unusable name, a topology
+    /// the broker refuses); retrying does not help.
+    #[error("queue configuration: {0}")]
+    Config(String),
 }
 
 /// Result of a queue operation.
