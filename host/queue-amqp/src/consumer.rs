@@ -142,7 +142,6 @@ impl Consumer for AmqpConsumer {
                 channel: live.channel.clone(),
                 acker: Some(delivery.acker),
                 body: delivery.data,
-                runtime: tokio::runtime::Handle::try_current().ok(),
             };
             return Ok(Some(Delivery::new(message, redelivered, Box::new(settle))));
         }
@@ -156,7 +155,6 @@ struct AmqpSettle {
     /// Taken when the delivery is settled; still there when it is dropped unsettled.
     acker: Option<Acker>,
     body: Vec<u8>,
-    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl AmqpSettle {
@@ -245,11 +243,8 @@ impl Drop for AmqpSettle {
         if !acker.usable() {
             return;
         }
-        let Some(runtime) = &self.runtime else {
-            return;
-        };
         let broker = self.link.broker.clone();
-        runtime.spawn(async move {
+        self.link.runtime.spawn(async move {
             if let Err(e) = acker.nack(requeue()).await {
                 tracing::debug!(%broker, error = %e, "could not requeue a dropped delivery; the broker requeues it when the channel closes");
             }

@@ -99,8 +99,9 @@
 //! # }
 //! ```
 //!
-//! lapin runs its I/O on the caller's tokio runtime (its `tokio` feature): connect from inside
-//! one.
+//! The queue must be created inside a tokio runtime: each connection runs lapin's I/O loop on
+//! a thread of its own, with its sockets and timers (the heartbeat) on that runtime, which is
+//! handed to lapin explicitly, so later reconnections use it too.
 //!
 //! [`QueueError::Unavailable`]: vessel_queue::QueueError::Unavailable
 

@@ -18,6 +18,9 @@ pub(crate) struct Link {
     pub(crate) names: Names,
     pub(crate) options: AmqpOptions,
     connection_name: String,
+    /// The tokio runtime the queue was created on, where lapin keeps its sockets and timers
+    /// whichever thread a later reconnection happens on.
+    pub(crate) runtime: tokio::runtime::Handle,
     /// False for a link that only deletes the topology, which must work even where declaring
     /// it would fail.
     declare: bool,
@@ -37,6 +40,9 @@ impl Link {
     /// connection declares the prefix's exchange and queues.
     pub(crate) fn new(url: &str, options: AmqpOptions, declare: bool) -> Result<Link> {
         check_prefix(&options.prefix)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            QueueError::Config("the RabbitMQ queue must be created inside a tokio runtime".into())
+        })?;
         let (uri, broker) = parse_url(url, &options)?;
         let connection_name = format!("vessel {} (pid {})", options.prefix, std::process::id());
         Ok(Link {
@@ -45,6 +51,7 @@ impl Link {
             names: Names::new(&options.prefix),
             options,
             connection_name,
+            runtime,
             declare,
             conn: Mutex::new(None),
         })
@@ -133,7 +140,8 @@ impl Link {
     async fn open(&self) -> std::result::Result<Connection, Failure> {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.as_str().into());
-        let conn = Connection::connect_uri(self.uri.clone(), props)
+        let runtime = async_rs::Runtime::tokio_with_handle(self.runtime.clone());
+        let conn = Connection::connect_uri_with_runtime(self.uri.clone(), props, runtime)
             .await
             .map_err(|e| Failure::Transient(e.to_string()))?;
         if !self.declare {
@@ -270,6 +278,16 @@ mod tests {
             assert!(!e.contains("s3cret"), "{e}");
             assert!(e.contains("bad RabbitMQ URL"), "{e}");
         }
+    }
+
+    #[test]
+    fn outside_a_tokio_runtime_is_a_configuration_error() {
+        let made = Link::new(
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            AmqpOptions::default(),
+            true,
+        );
+        assert!(matches!(made, Err(QueueError::Config(_))));
     }
 
     #[test]
