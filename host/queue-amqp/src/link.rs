@@ -59,7 +59,7 @@ impl Link {
 
     /// The time by which a call that starts now must give up reconnecting.
     pub(crate) fn deadline(&self) -> Instant {
-        Instant::now() + self.options.reconnect_for
+        after(self.options.reconnect_for)
     }
 
     /// A new channel on a live connection, connecting first when there is none or it broke.
@@ -100,7 +100,8 @@ impl Link {
 
     /// Connects and declares the topology, retrying with exponential backoff until `deadline`.
     async fn reconnect(&self, deadline: Instant) -> Result<Connection> {
-        let mut pause = self.options.reconnect_min;
+        // A zero pause would turn the backoff into a busy loop.
+        let mut pause = self.options.reconnect_min.max(Duration::from_millis(1));
         let mut attempts = 0u32;
         let started = Instant::now();
         loop {
@@ -116,7 +117,7 @@ impl Link {
                 Ok(Err(Failure::Transient(e))) => e,
                 Err(_) => "the attempt timed out".to_string(),
             };
-            if Instant::now() + pause >= deadline {
+            if after(pause) >= deadline {
                 return Err(QueueError::Unavailable(format!(
                     "cannot reach RabbitMQ at {}: {error} (gave up after {attempts} attempts in \
                      {:.1} s; is the broker running and the URL right?)",
@@ -128,11 +129,11 @@ impl Link {
                 broker = %self.broker,
                 attempts,
                 error = %error,
-                retry_in_ms = pause.as_millis() as u64,
+                retry_in_ms = duration_ms(pause),
                 "cannot reach RabbitMQ; retrying"
             );
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(self.options.reconnect_max);
+            pause = pause.saturating_mul(2).min(self.options.reconnect_max);
         }
     }
 
@@ -244,6 +245,13 @@ fn parse_url(url: &str, options: &AmqpOptions) -> Result<(AMQPUri, String)> {
 
 /// The longest one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The instant `d` from now; options far too large to add mean a year.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
 
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
