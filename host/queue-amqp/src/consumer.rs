@@ -199,37 +199,49 @@ impl AmqpSettle {
 #[async_trait]
 impl Settle for AmqpSettle {
     async fn ack(mut self: Box<Self>) -> Result<()> {
-        let Some(acker) = self.acker.take() else {
-            return Ok(());
-        };
-        settled(
-            &self.link,
-            acker.ack(BasicAckOptions::default()).await,
-            "ack",
-        )
+        self.finish(Finish::Ack, "ack").await
     }
 
     async fn retry_later(mut self: Box<Self>, delay: Duration) -> Result<()> {
-        let Some(acker) = self.acker.take() else {
-            return Ok(());
-        };
         if delay.is_zero() {
-            return settled(&self.link, acker.nack(requeue()).await, "requeue a message");
+            return self.finish(Finish::Requeue, "requeue a message").await;
         }
+        // The acker stays in place while the copy is parked: should this future be dropped
+        // half-way, `Drop` still gives the message back.
         match self.park(delay).await {
             // The copy is safe in its wait queue: the original can go.
-            Ok(()) => settled(
-                &self.link,
-                acker.ack(BasicAckOptions::default()).await,
-                "ack a message parked for a retry",
-            ),
+            Ok(()) => {
+                self.finish(Finish::Ack, "ack a message parked for a retry")
+                    .await
+            }
             Err(e) => {
                 // Better delivered again too soon than lost; on a dead channel the broker has
                 // requeued it already.
-                let _ = acker.nack(requeue()).await;
+                let _ = self.finish(Finish::Requeue, "requeue a message").await;
                 Err(e)
             }
         }
+    }
+}
+
+/// The last word on a delivery.
+enum Finish {
+    Ack,
+    Requeue,
+}
+
+impl AmqpSettle {
+    /// Acks or requeues the delivery. lapin sends the frame when the future is first polled,
+    /// so once this started the delivery counts as settled even if the future is dropped.
+    async fn finish(&mut self, how: Finish, doing: &str) -> Result<()> {
+        let Some(acker) = self.acker.take() else {
+            return Ok(());
+        };
+        let outcome = match how {
+            Finish::Ack => acker.ack(BasicAckOptions::default()).await,
+            Finish::Requeue => acker.nack(requeue()).await,
+        };
+        settled(&self.link, outcome, doing)
     }
 }
 

@@ -492,6 +492,33 @@ async fn silent_broker_is_noticed_by_the_heartbeat() {
     .await;
 }
 
+// ---- settling ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_abandoned_half_way_gives_the_message_back() {
+    scoped(|scope| async move {
+        let q = scope.queue().await;
+        let mut c = q.consumer().await.unwrap();
+        let sent = message(0);
+        q.publish(vec![sent.clone()]).await.unwrap();
+        let d = next(c.as_mut(), "the message").await;
+        // Dropped while it talks to the broker, as when a worker's task is cancelled: the
+        // message must not stay unacknowledged on the channel, which would stall the
+        // consumer (prefetch 1).
+        let abandoned = timeout(
+            Duration::from_micros(1),
+            d.retry_later(Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the retry finished in a microsecond");
+        let again = next(c.as_mut(), "the message of the abandoned retry").await;
+        assert_eq!(again.message(), &sent);
+        assert!(again.redelivered());
+        again.ack().await.unwrap();
+    })
+    .await;
+}
+
 // ---- prefetch ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
