@@ -38,7 +38,8 @@
 //! Each [`Queue::consumer`] opens its own channel with prefetch 1 and manual acknowledgement,
 //! so a process running N worker slots (N consumers) holds at most N unacknowledged messages:
 //! the prefetch equals the worker slots. A consumer that holds a delivery receives nothing more
-//! until it is settled, while other consumers keep receiving.
+//! until it is settled, while other consumers keep receiving. A broker's queue never ends, so
+//! `next` never returns `None`: workers stop on a signal of their own.
 //!
 //! - [`Delivery::ack`](vessel_queue::Delivery::ack) acknowledges the message: it is gone.
 //! - [`Delivery::retry_later`](vessel_queue::Delivery::retry_later) publishes a copy to the

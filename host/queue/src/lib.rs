@@ -97,7 +97,8 @@ pub trait Settle: Send + Sync {
 }
 
 /// A message taken from a queue, to be settled exactly once. Dropping it unsettled makes the
-/// backend redeliver it (immediately for the in-process queue, on connection loss for AMQP).
+/// backend deliver it again at once, flagged as redelivered, as a broker does when the worker
+/// holding a message dies.
 pub struct Delivery {
     message: BatchMessage,
     settle: Box<dyn Settle>,
