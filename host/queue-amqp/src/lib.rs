@@ -69,7 +69,8 @@
 //!   reconnects, pausing [`AmqpOptions::reconnect_min`] after the first failed attempt and
 //!   doubling up to [`AmqpOptions::reconnect_max`]; a call gives up with
 //!   [`QueueError::Unavailable`] after [`AmqpOptions::reconnect_for`], so no caller waits
-//!   forever, and the next call starts again;
+//!   forever, and the next call starts again; a broker that answers but refuses the login,
+//!   the vhost or the topology fails the call at once with a `Config` error;
 //! - a consumer waiting in `next` when its channel dies returns
 //!   [`QueueError::Unavailable`], and its next call subscribes again on a new connection;
 //! - settling a delivery that came from a dead channel fails with an `Unavailable` error
@@ -188,8 +189,8 @@ impl AmqpQueue {
     /// written `%2f`) and declares the prefix's exchange and queues.
     ///
     /// # Errors
-    /// [`QueueError::Config`] for a malformed URL or prefix, or a topology the broker refuses
-    /// (a queue of that name declared with other arguments); [`QueueError::Unavailable`] when
+    /// [`QueueError::Config`] for a malformed URL or prefix, a login or vhost the broker
+    /// refuses, or a topology it refuses (a queue of that name declared with other arguments); [`QueueError::Unavailable`] when
     /// the broker cannot be reached within [`AmqpOptions::reconnect_for`]. Messages name the
     /// broker without the password.
     ///

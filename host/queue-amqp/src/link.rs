@@ -66,7 +66,8 @@ impl Link {
     ///
     /// # Errors
     /// [`QueueError::Unavailable`] when no connection could be made by `deadline`;
-    /// [`QueueError::Config`] when the broker refuses the topology or the credentials.
+    /// [`QueueError::Config`] when the broker refuses the login or the vhost, or to declare
+    /// the topology.
     pub(crate) async fn channel(&self, deadline: Instant) -> Result<Channel> {
         let mut slot = tokio::time::timeout_at(deadline, self.conn.lock())
             .await
@@ -144,7 +145,19 @@ impl Link {
         let runtime = async_rs::Runtime::tokio_with_handle(self.runtime.clone());
         let conn = Connection::connect_uri_with_runtime(self.uri.clone(), props, runtime)
             .await
-            .map_err(|e| Failure::Transient(e.to_string()))?;
+            .map_err(|e| {
+                // The broker answered and refused the login or the vhost: retrying within
+                // this call would only repeat it (the next call tries again).
+                if e.is_amqp_soft_error() {
+                    Failure::Fatal(QueueError::Config(format!(
+                        "RabbitMQ at {} refused the connection: {e}; check the user, password \
+                         and vhost",
+                        self.broker
+                    )))
+                } else {
+                    Failure::Transient(e.to_string())
+                }
+            })?;
         if !self.declare {
             return Ok(conn);
         }

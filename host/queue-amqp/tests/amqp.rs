@@ -371,6 +371,23 @@ async fn unreachable_broker_is_named_without_the_password() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_reported_without_it() {
+    support::require_broker();
+    let options = AmqpOptions {
+        reconnect_for: Duration::from_millis(600),
+        ..AmqpOptions::with_prefix(fresh_prefix())
+    };
+    let e = AmqpQueue::connect("amqp://guest:wr0ng-s3cret@127.0.0.1:5672/%2f", options)
+        .await
+        .expect_err("the broker must refuse a wrong password");
+    assert!(matches!(e, QueueError::Config(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("amqp://guest@127.0.0.1:5672/"), "{text}");
+    assert!(text.contains("ACCESS_REFUSED"), "{text}");
+    assert!(!text.contains("wr0ng-s3cret"), "{text}");
+}
+
 // ---- connection loss -----------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
