@@ -124,7 +124,9 @@ impl Consumer for AmqpConsumer {
                         dead_letter_queue = %self.link.names.dead,
                         "not a batch message; moving it to the dead-letter queue"
                     );
-                    // Without requeue the broker dead-letters it to `<prefix>.dead`.
+                    // Without requeue the broker dead-letters it to `<prefix>.dead`. lapin sends
+                    // the frame on this very poll, so a `next` cancelled while waiting for the
+                    // outcome cannot leave the message unsettled.
                     let rejected = delivery
                         .acker
                         .reject(BasicRejectOptions { requeue: false })
