@@ -539,8 +539,13 @@ pub async fn open_queue(url: &QueueUrl, prefix: &str) -> anyhow::Result<Arc<dyn 
     match url {
         QueueUrl::Memory => Ok(Arc::new(vessel_queue::MemoryQueue::new())),
         QueueUrl::Amqp(u) => {
-            // AMQP-QUEUE-PENDING
-            bail!("cannot use the queue at {}: not built", redact(u))
+            let q = vessel_queue_amqp::AmqpQueue::connect(
+                u,
+                vessel_queue_amqp::AmqpOptions::with_prefix(prefix),
+            )
+            .await
+            .with_context(|| format!("cannot use the queue at {}", redact(u)))?;
+            Ok(Arc::new(q))
         }
     }
 }

@@ -7,6 +7,9 @@
 //! dies. The RabbitMQ backend (`vessel-queue-amqp`) keeps the same contract with a dead-letter
 //! exchange and a TTL queue for the delay.
 //!
+//! Both backends pass the shared suite in `contract`, written once against a factory of fresh
+//! queues (with the `test-support` feature, which keeps test-only code out of the binaries).
+//!
 //! ```
 //! # tokio_test_main();
 //! # fn tokio_test_main() {
@@ -23,6 +26,8 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod contract;
 mod memory;
 mod message;
 
@@ -44,6 +49,10 @@ pub enum QueueError {
     /// A message body could not be encoded or decoded.
     #[error("bad message: {0}")]
     BadMessage(String),
+    /// The queue is configured wrongly (a malformed broker URL, an unusable name, a topology
+    /// the broker refuses); retrying does not help.
+    #[error("queue configuration: {0}")]
+    Config(String),
 }
 
 /// Result of a queue operation.
@@ -88,7 +97,8 @@ pub trait Settle: Send + Sync {
 }
 
 /// A message taken from a queue, to be settled exactly once. Dropping it unsettled makes the
-/// backend redeliver it (immediately for the in-process queue, on connection loss for AMQP).
+/// backend deliver it again at once, flagged as redelivered, as a broker does when the worker
+/// holding a message dies.
 pub struct Delivery {
     message: BatchMessage,
     settle: Box<dyn Settle>,

@@ -296,4 +296,43 @@ mod tests {
         }
         assert_eq!(total, 10);
     }
+
+    /// The shared queue contract, one test per check, each on fresh in-process queues.
+    mod contract_suite {
+        use crate::contract::{self, QueueFactory};
+        use crate::{MemoryQueue, Queue};
+        use std::sync::Arc;
+
+        fn factory() -> impl QueueFactory {
+            || async { Arc::new(MemoryQueue::new()) as Arc<dyn Queue> }
+        }
+
+        macro_rules! contract_tests {
+            ($($check:ident),* $(,)?) => {
+                $(
+                    #[tokio::test]
+                    async fn $check() {
+                        contract::$check(&factory()).await;
+                    }
+                )*
+            };
+        }
+
+        contract_tests!(
+            publish_consume_ack,
+            fifo_for_one_consumer,
+            retry_later_waits_for_the_delay,
+            retry_without_delay,
+            waiting_retries_do_not_block,
+            dropped_delivery_is_redelivered,
+            crashed_consumer_loses_nothing,
+            consumers_share_the_work,
+            queues_are_isolated,
+        );
+
+        #[tokio::test]
+        async fn run_all_in_order() {
+            contract::run_all(&factory()).await;
+        }
+    }
 }
