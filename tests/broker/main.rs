@@ -60,6 +60,11 @@ async fn daemons_survive_a_broker_restart_mid_run() {
     {
         let _restart = Restart;
         rabbitmqctl(&["stop_app"]);
+        let done = successes(&batches(&data, "crash", run, "enrich").await);
+        assert!(
+            done < workload::BATCHES,
+            "the broker must go away in the middle of the run, not after it"
+        );
         tokio::time::sleep(Duration::from_secs(3)).await;
         rabbitmqctl(&["start_app"]);
         rabbitmqctl(&["await_startup"]);

@@ -297,3 +297,43 @@ pub fn metric_sum(text: &str, name: &str, parts: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// A plain lapin channel, for what the queue's API does not offer (raw bodies, queue depths).
+async fn raw_channel() -> (lapin::Connection, lapin::Channel) {
+    let conn = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .expect("raw connection to RabbitMQ");
+    let channel = conn.create_channel().await.expect("raw channel");
+    (conn, channel)
+}
+
+/// Publishes `body` as it is to the daemons' queue, as a foreign producer would.
+pub async fn publish_raw(broker: &Broker, body: &[u8]) {
+    let (_conn, ch) = raw_channel().await;
+    ch.basic_publish(
+        broker.prefix.as_str().into(),
+        "batches".into(),
+        Default::default(),
+        body,
+        Default::default(),
+    )
+    .await
+    .expect("raw publish");
+}
+
+/// Messages waiting in the dead-letter queue.
+pub async fn dead_letters(broker: &Broker) -> u32 {
+    let (_conn, ch) = raw_channel().await;
+    let q = ch
+        .queue_declare(
+            format!("{}.dead", broker.prefix).as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("the dead-letter queue exists");
+    q.message_count()
+}

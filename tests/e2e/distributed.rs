@@ -38,7 +38,13 @@ fn lookup_one_run_through_two_daemons_matches_baselines() {
     );
     assert_eq!(run, 1);
     let (code, out, err) = wait(&data, "lookup_dist", run, true);
-    assert_eq!(code, Some(0), "{out}\n{err}\n{}\n{}", a.log_text(), b.log_text());
+    assert_eq!(
+        code,
+        Some(0),
+        "{out}\n{err}\n{}\n{}",
+        a.log_text(),
+        b.log_text()
+    );
     lookup_compare(dir.path());
 
     // Both daemons worked, and together they count every batch of the run exactly once.
@@ -59,14 +65,26 @@ fn lookup_one_run_through_two_daemons_matches_baselines() {
             )
         })
         .collect();
-    assert_eq!(counts.iter().sum::<f64>() as i64, total, "{counts:?}");
-    assert!(counts.iter().all(|c| *c > 0.0), "both daemons work: {counts:?}");
+    assert_eq!(
+        counts.iter().sum::<f64>() as i64,
+        total,
+        "{counts:?}\n{out}\n{}\n{}",
+        metrics(a.metrics.as_deref().unwrap()),
+        metrics(b.metrics.as_deref().unwrap())
+    );
+    assert!(
+        counts.iter().all(|c| *c > 0.0),
+        "both daemons work: {counts:?}"
+    );
     let text = metrics(a.metrics.as_deref().unwrap());
     assert!(
         metric_sum(&text, "vessel_dependency_checks_total", &["result=\"go\""]) > 0.0,
         "{text}"
     );
-    assert!(text.contains("vessel_batch_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("vessel_batch_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("vessel_rows_in_total"), "{text}");
 }
 
@@ -96,11 +114,21 @@ fn lookup_multi_run_through_two_daemons_matches_baselines() {
     }
     // A trailing comma, as Capillaries' drivers write it, names no node.
     let run2_nodes = format!("{},", crate::lookup::OUTPUTS.join(","));
-    let run2 = start_run(&broker, &data, &script, Some(&params), ks, Some(&run2_nodes));
+    let run2 = start_run(
+        &broker,
+        &data,
+        &script,
+        Some(&params),
+        ks,
+        Some(&run2_nodes),
+    );
     assert_eq!(run2, 2);
     let (code, out, err) = wait(&data, ks, run2, false);
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(out.contains("run 2 of lookup_dist_multi: complete"), "{out}");
+    assert!(
+        out.contains("run 2 of lookup_dist_multi: complete"),
+        "{out}"
+    );
     lookup_compare(dir.path());
 }
 
@@ -123,7 +151,10 @@ async fn a_daemon_killed_mid_node_loses_nothing() {
         let run = start_run(&broker, &data, &script, None, "crash", None);
         let deadline = Instant::now() + Duration::from_secs(120);
         let victim = loop {
-            assert!(Instant::now() < deadline, "node enrich never got to batch {at}");
+            assert!(
+                Instant::now() < deadline,
+                "node enrich never got to batch {at}"
+            );
             let ev = batches(&data, "crash", run, "enrich").await;
             if successes(&ev) >= at
                 && let Some((_, instance)) = in_progress(&ev).into_iter().next()
@@ -159,7 +190,10 @@ async fn a_daemon_killed_mid_node_loses_nothing() {
                         && o.status == vessel_store::NodeStatus::Success
                 })
             });
-        assert!(redone, "kill at {at}: no batch of the killed daemon was redone");
+        assert!(
+            redone,
+            "kill at {at}: no batch of the killed daemon was redone"
+        );
     }
 }
 
@@ -181,7 +215,10 @@ async fn sigterm_during_a_batch_exits_within_the_grace_period() {
     let run = start_run(&broker, &data, &script, None, "crash", None);
     let deadline = Instant::now() + Duration::from_secs(120);
     let victim = loop {
-        assert!(Instant::now() < deadline, "no batch of enrich seen in progress");
+        assert!(
+            Instant::now() < deadline,
+            "no batch of enrich seen in progress"
+        );
         let ev = batches(&data, "crash", run, "enrich").await;
         if successes(&ev) >= 5
             && let Some((_, instance)) = in_progress(&ev).into_iter().next()
@@ -203,7 +240,11 @@ async fn sigterm_during_a_batch_exits_within_the_grace_period() {
         "exit took {:?} with a 5 s grace period",
         sent.elapsed()
     );
-    assert!(leaving.log_text().contains("SIGTERM: taking no more batches"));
+    assert!(
+        leaving
+            .log_text()
+            .contains("SIGTERM: taking no more batches")
+    );
     let (code, out, err) = wait(&data, "crash", run, false);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert_same_file(
@@ -263,7 +304,14 @@ async fn bad_batches_fail_once_and_bad_messages_are_dead_lettered() {
         "the bad message waits in the dead-letter queue"
     );
     // The daemon still works.
-    let run2 = start_run(&broker, &data, &crate::workload::setup(dir.path()), None, "after", None);
+    let run2 = start_run(
+        &broker,
+        &data,
+        &crate::workload::setup(dir.path()),
+        None,
+        "after",
+        None,
+    );
     let (code, out, err) = wait(&data, "after", run2, false);
     assert_eq!(code, Some(0), "{out}\n{err}\n{}", daemon.log_text());
 }

@@ -437,7 +437,11 @@ impl Config {
         )? {
             limits.memory_bytes = usize::try_from(mb << 20).unwrap_or(usize::MAX);
         }
-        let env_path = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env_path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let cache_dir = w
             .cache_dir
             .clone()
@@ -570,7 +574,9 @@ mod tests {
         assert_eq!(QueueUrl::parse("memory").unwrap(), QueueUrl::Memory);
         let amqp = QueueUrl::parse("amqp://u:secret@h:5672/%2f").unwrap();
         assert_eq!(amqp.display(), "amqp://u:***@h:5672/%2f");
-        let e = QueueUrl::parse("kafka://u:secret@h").unwrap_err().to_string();
+        let e = QueueUrl::parse("kafka://u:secret@h")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secret") && e.contains("amqp://"), "{e}");
     }
 
@@ -592,7 +598,10 @@ mod tests {
             c.store_url(|| "unused".into()).unwrap(),
             StoreUrl::Sqlite(dir.path().join("data"))
         );
-        assert_eq!(c.queue_url().unwrap(), QueueUrl::Amqp("amqp://g:g@h/%2f".into()));
+        assert_eq!(
+            c.queue_url().unwrap(),
+            QueueUrl::Amqp("amqp://g:g@h/%2f".into())
+        );
         let w = WorkerArgs::default();
         assert_eq!(c.workers(&w).unwrap(), 3);
         let s = c

@@ -68,7 +68,8 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
     let storage = crate::config::open_store(&store)?;
     let queue = crate::config::open_queue(&queue_url, &config.queue_prefix()).await?;
     let engine = Arc::new(
-        Engine::new(storage, queue.clone()).with_settings(config.engine_settings(&args.worker, &store)?),
+        Engine::new(storage, queue.clone())
+            .with_settings(config.engine_settings(&args.worker, &store)?),
     );
     let served = match metrics_addr {
         Some(addr) => Some(serve_metrics(addr, engine.clone()).await?),
@@ -92,7 +93,9 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
         queue_url.display(),
         config.queue_prefix(),
         store.display(),
-        served.map_or(String::new(), |a| format!(", metrics at http://{a}/metrics")),
+        served.map_or(String::new(), |a| format!(
+            ", metrics at http://{a}/metrics"
+        )),
     );
     tracing::info!(instance = engine.instance(), workers, "daemon started");
 
@@ -149,7 +152,9 @@ async fn signals() -> anyhow::Result<&'static str> {
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot watch Ctrl-C")?;
         Ok("Ctrl-C")
     }
 }

@@ -37,9 +37,7 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::Config::load(&args.backend)?;
     let store = config.store_url(|| crate::default_data_dir(Some(&args.script)))?;
     let settings = config.engine_settings(&args.worker, &store)?;
-    let plugins = std::sync::Arc::new(vessel_engine::plugins::LazyPlugins::new(
-        settings.plugins,
-    ));
+    let plugins = std::sync::Arc::new(vessel_engine::plugins::LazyPlugins::new(settings.plugins));
     let opts = vessel_script::LoadOptions {
         catalog: Some(std::sync::Arc::new(vessel_engine::plugins::PluginCatalog(
             plugins,

@@ -67,10 +67,17 @@ pub fn main(args: WaitArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let bars = Bars::new();
-        let end = follow(&engine, &args.keyspace, args.run_id, Some(&bars), timeout, async {
-            let _ = tokio::signal::ctrl_c().await;
-            "interrupted".to_string()
-        })
+        let end = follow(
+            &engine,
+            &args.keyspace,
+            args.run_id,
+            Some(&bars),
+            timeout,
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+                "interrupted".to_string()
+            },
+        )
         .await?;
         bars.finish();
         match end {

@@ -117,7 +117,9 @@ impl Liveness {
         let Some(lease) = ks.last_heartbeat(instance).await? else {
             return Ok(true);
         };
-        let age = (vessel_core::time::now() - lease).to_std().unwrap_or_default();
+        let age = (vessel_core::time::now() - lease)
+            .to_std()
+            .unwrap_or_default();
         if age > self.shared.lease * STALE_FACTOR {
             return Ok(true);
         }
@@ -211,7 +213,10 @@ mod tests {
         let lease = Duration::from_millis(300);
         let worker = Liveness::new(storage.clone(), "worker".into(), lease);
         let watcher = Liveness::new(storage.clone(), "watcher".into(), lease);
-        assert!(watcher.is_dead(ks.as_ref(), "worker").await.unwrap(), "no lease yet");
+        assert!(
+            watcher.is_dead(ks.as_ref(), "worker").await.unwrap(),
+            "no lease yet"
+        );
         let hold = worker.hold(ks.as_ref()).await.unwrap();
         let until = Instant::now() + lease * 3;
         while Instant::now() < until {

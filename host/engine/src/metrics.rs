@@ -99,10 +99,9 @@ impl Metrics {
         let batches = Family::<BatchLabels, Counter>::default();
         let rows_in = Family::<NodeLabels, Counter>::default();
         let rows_out = Family::<NodeLabels, Counter>::default();
-        let durations =
-            Family::<NodeLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                duration_histogram,
-            );
+        let durations = Family::<NodeLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
         let dependencies = Family::<DependencyLabels, Counter>::default();
         let plugin_calls = Family::<PluginLabels, Counter>::default();
         registry.register(

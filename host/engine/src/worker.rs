@@ -302,6 +302,11 @@ impl Engine {
 
         // Duplicate delivery or a batch left behind by a crashed worker?
         let batches = ks.batch_events(msg.run_id, Some(&msg.target_node)).await?;
+        let attempt = batches
+            .iter()
+            .filter(|e| e.batch_idx == msg.batch_idx && e.status == NodeStatus::Start)
+            .count();
+        let mut redo = false;
         let latest = status::latest_batch_statuses(&batches);
         if let Some(prev) = latest.get(&msg.batch_idx) {
             match prev.status {
@@ -348,14 +353,10 @@ impl Engine {
                             "batch was interrupted and the node's rerun_policy is fail".into(),
                         )));
                     }
-                    if let Some(def) = table_def(node, msg.run_id) {
-                        let n = ks
-                            .delete_batch(&def, msg.batch_idx)
-                            .await
-                            .map_err(|e| Failure::Owned(e.into()))?;
-                        tracing::info!(batch = %msg.full_batch_id(), rows = n,
-                            "cleaned rows of an interrupted batch before redoing it");
-                    }
+                    // Its rows are removed once this attempt has taken the batch over below:
+                    // removing them before could remove the rows of another worker that took
+                    // it over first.
+                    redo = true;
                 }
                 NodeStatus::None => {}
             }
@@ -382,6 +383,23 @@ impl Engine {
         // The lease exists before the batch is recorded as started, and is renewed until this
         // attempt ends, so that others can tell whether this process still works on it.
         let _hold = self.liveness.hold(ks).await?;
+        // Taking the batch over is atomic: of two deliveries of the same batch handled at the
+        // same time (a node published twice, a redelivery), exactly one records this attempt.
+        let taken = ks
+            .append_batch_start(&self.batch_event(msg, slot, NodeStatus::Start, ""), attempt)
+            .await?;
+        if !taken {
+            tracing::debug!(batch = %msg.full_batch_id(), attempt, "another worker took the batch over first");
+            return Ok(Outcome::Retry(self.settings.retry_delay));
+        }
+        if redo && let Some(def) = table_def(node, msg.run_id) {
+            let n = ks
+                .delete_batch(&def, msg.batch_idx)
+                .await
+                .map_err(|e| Failure::Owned(e.into()))?;
+            tracing::info!(batch = %msg.full_batch_id(), rows = n,
+                "cleaned rows of an interrupted batch before redoing it");
+        }
         ks.append_node_event(&NodeEvent {
             ts: vessel_core::time::now(),
             run_id: msg.run_id,
@@ -390,9 +408,8 @@ impl Engine {
             status: NodeStatus::Start,
             comment: String::new(),
         })
-        .await?;
-        self.record_batch(ks, msg, slot, NodeStatus::Start, "")
-            .await?;
+        .await
+        .map_err(|e| Failure::Owned(e.into()))?;
 
         let started = Instant::now();
         let ctx = nodes::BatchCtx {
@@ -494,7 +511,19 @@ impl Engine {
         status: NodeStatus,
         comment: &str,
     ) -> Result<()> {
-        ks.append_batch_event(&BatchEvent {
+        ks.append_batch_event(&self.batch_event(msg, slot, status, comment))
+            .await?;
+        Ok(())
+    }
+
+    fn batch_event(
+        &self,
+        msg: &BatchMessage,
+        slot: usize,
+        status: NodeStatus,
+        comment: &str,
+    ) -> BatchEvent {
+        BatchEvent {
             ts: vessel_core::time::now(),
             run_id: msg.run_id,
             node: msg.target_node.clone(),
@@ -506,9 +535,7 @@ impl Engine {
             instance: self.instance.clone(),
             thread: slot as i64,
             comment: comment.to_string(),
-        })
-        .await?;
-        Ok(())
+        }
     }
 }
 

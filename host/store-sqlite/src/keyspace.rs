@@ -222,6 +222,12 @@ impl Keyspace for SqliteKeyspace {
             .await
     }
 
+    async fn append_batch_start(&self, event: &BatchEvent, attempt: usize) -> Result<bool> {
+        let event = event.clone();
+        self.blocking(move |ks, c| workflow::append_batch_start(ks, c, &event, attempt))
+            .await
+    }
+
     async fn batch_events(&self, run_id: RunId, node: Option<&str>) -> Result<Vec<BatchEvent>> {
         let node = node.map(str::to_string);
         self.blocking(move |ks, c| workflow::batch_events(ks, c, run_id, node.as_deref()))

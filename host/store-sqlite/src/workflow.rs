@@ -323,6 +323,49 @@ pub(crate) fn append_batch_event(
     Ok(())
 }
 
+/// Appends `e` (a start) only if the batch has exactly `attempt` start events so far.
+pub(crate) fn append_batch_start(
+    ks: &KsInner,
+    conn: &mut Connection,
+    e: &BatchEvent,
+    attempt: usize,
+) -> Result<bool> {
+    let what = format!(
+        "starting attempt {attempt} of batch {}/{}/{}",
+        e.run_id, e.node, e.batch_idx
+    );
+    let sql = format!(
+        "INSERT INTO wf_batch_history
+         (ts, run_id, script_node, batch_idx, batches_total, status, first_token, last_token,
+          instance, thread, comment)
+         SELECT {}, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+         WHERE (SELECT COUNT(*) FROM wf_batch_history
+                WHERE run_id = ?2 AND script_node = ?3 AND batch_idx = ?4 AND status = ?6) = ?12",
+        ts_sql("wf_batch_history")
+    );
+    let inserted = ks.write_tx(conn, &what, |tx| {
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.execute(params![
+                    time::to_millis(&time::now()),
+                    e.run_id,
+                    e.node,
+                    e.batch_idx,
+                    e.batches_total,
+                    e.status.code(),
+                    e.first_token,
+                    e.last_token,
+                    e.instance,
+                    e.thread,
+                    e.comment,
+                    i64::try_from(attempt).unwrap_or(i64::MAX)
+                ])
+            })
+            .map_err(db_err(&what))
+    })?;
+    Ok(inserted == 1)
+}
+
 /// Batch events of one run (and one node, if given), in time order.
 pub(crate) fn batch_events(
     ks: &KsInner,
@@ -410,7 +453,10 @@ pub(crate) fn heartbeat(
 }
 
 /// The latest lease renewal of `instance`.
-pub(crate) fn last_heartbeat(conn: &Connection, instance: &str) -> Result<Option<vessel_core::DateTime>> {
+pub(crate) fn last_heartbeat(
+    conn: &Connection,
+    instance: &str,
+) -> Result<Option<vessel_core::DateTime>> {
     let what = format!("reading the lease of worker '{instance}'");
     conn.prepare_cached("SELECT ts FROM wf_instances WHERE instance = ?1")
         .and_then(|mut s| s.query_row([instance], |r| r.get::<_, i64>(0)).optional())

@@ -39,6 +39,7 @@ conformance_tests!(
     node_events,
     batch_events,
     claim_marker,
+    batch_starts,
     heartbeats,
     create_table,
     all_types,

@@ -37,6 +37,7 @@ pub async fn run_all(storage: Arc<dyn Storage>, ks_prefix: &str) {
     node_events(storage.clone(), ks_prefix).await;
     batch_events(storage.clone(), ks_prefix).await;
     claim_marker(storage.clone(), ks_prefix).await;
+    batch_starts(storage.clone(), ks_prefix).await;
     heartbeats(storage.clone(), ks_prefix).await;
     create_table(storage.clone(), ks_prefix).await;
     all_types(storage.clone(), ks_prefix).await;
@@ -336,7 +337,10 @@ pub async fn batch_events(storage: Arc<dyn Storage>, ks_prefix: &str) {
 /// When the check fails.
 pub async fn claim_marker(storage: Arc<dyn Storage>, ks_prefix: &str) {
     let (name, ks) = fresh(&storage, ks_prefix, "marker").await;
-    assert!(!ok(ks.marker_claimed("publish/1/a").await, "unclaimed marker"));
+    assert!(!ok(
+        ks.marker_claimed("publish/1/a").await,
+        "unclaimed marker"
+    ));
     assert!(ok(ks.claim_marker("publish/1/a").await, "first claim"));
     assert!(ok(ks.marker_claimed("publish/1/a").await, "claimed marker"));
     assert!(!ok(ks.claim_marker("publish/1/a").await, "second claim"));
@@ -363,6 +367,76 @@ pub async fn claim_marker(storage: Arc<dyn Storage>, ks_prefix: &str) {
     finish(&storage, &name).await;
 }
 
+/// Exactly one of many workers that start the same attempt of a batch at once records it; the
+/// next attempt is open only once the previous one is recorded, and other batches, nodes and
+/// runs are counted apart.
+///
+/// # Panics
+/// When the check fails.
+pub async fn batch_starts(storage: Arc<dyn Storage>, ks_prefix: &str) {
+    let (name, ks) = fresh(&storage, ks_prefix, "batchstart").await;
+    let start = |run_id, node: &str, batch_idx, instance: &str| BatchEvent {
+        ts: time::zero(),
+        run_id,
+        node: node.into(),
+        batch_idx,
+        batches_total: 4,
+        status: NodeStatus::Start,
+        first_token: 0,
+        last_token: 0,
+        instance: instance.into(),
+        thread: 0,
+        comment: String::new(),
+    };
+    let mut handles = Vec::new();
+    for w in 0..16 {
+        let ks = ks.clone();
+        let e = start(1, "a", 2, &format!("w{w}"));
+        handles.push(tokio::spawn(
+            async move { ks.append_batch_start(&e, 0).await },
+        ));
+    }
+    let mut winners = 0;
+    for h in handles {
+        if ok(h.await.expect("start task panicked"), "concurrent start") {
+            winners += 1;
+        }
+    }
+    assert_eq!(
+        winners, 1,
+        "exactly one concurrent start of attempt 0 must win"
+    );
+    let ev = ok(ks.batch_events(1, Some("a")).await, "batch_events");
+    assert_eq!(ev.len(), 1, "one start recorded: {ev:?}");
+    assert!(!ok(
+        ks.append_batch_start(&start(1, "a", 2, "late"), 0).await,
+        "attempt 0 again"
+    ));
+    assert!(!ok(
+        ks.append_batch_start(&start(1, "a", 2, "early"), 2).await,
+        "attempt 2 before attempt 1"
+    ));
+    // Other events of the batch do not count as starts.
+    let mut done = start(1, "a", 2, "x");
+    done.status = NodeStatus::Fail;
+    ok(ks.append_batch_event(&done).await, "append fail");
+    assert!(ok(
+        ks.append_batch_start(&start(1, "a", 2, "redo"), 1).await,
+        "attempt 1"
+    ));
+    for (run, node, batch) in [(1, "a", 3), (1, "b", 2), (2, "a", 2)] {
+        assert!(
+            ok(
+                ks.append_batch_start(&start(run, node, batch, "other"), 0)
+                    .await,
+                "first attempt elsewhere"
+            ),
+            "run {run} node {node} batch {batch} counts its own starts"
+        );
+    }
+    finish(&storage, &name).await;
+}
+
 /// A lease renewal is visible to every reader, moves forward, is kept per instance, and is gone
 /// once the instance leaves.
 ///
@@ -378,9 +452,15 @@ pub async fn heartbeats(storage: Arc<dyn Storage>, ks_prefix: &str) {
     ok(ks.heartbeat("w1", true).await, "second renewal");
     let again = ok(storage.open_keyspace(&name, false).await, "reopen keyspace");
     let second = ok(again.last_heartbeat("w1").await, "read lease").expect("still there");
-    assert!(second > first, "a renewal must move the lease forward: {first} then {second}");
+    assert!(
+        second > first,
+        "a renewal must move the lease forward: {first} then {second}"
+    );
     ok(ks.heartbeat("w1", false).await, "leave");
-    assert_eq!(ok(again.last_heartbeat("w1").await, "lease after leaving"), None);
+    assert_eq!(
+        ok(again.last_heartbeat("w1").await, "lease after leaving"),
+        None
+    );
     assert!(ok(again.last_heartbeat("w2").await, "other lease").is_some());
     ok(ks.heartbeat("w1", false).await, "leaving twice is harmless");
     finish(&storage, &name).await;

@@ -364,6 +364,14 @@ impl Keyspace for FaultyKeyspace {
         )
     }
 
+    async fn append_batch_start(&self, event: &BatchEvent, attempt: usize) -> Result<bool> {
+        guarded!(
+            self.plan,
+            "append_batch_start",
+            self.inner.append_batch_start(event, attempt).await
+        )
+    }
+
     async fn marker_claimed(&self, marker: &str) -> Result<bool> {
         guarded!(
             self.plan,

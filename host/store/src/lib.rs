@@ -156,6 +156,15 @@ pub trait Keyspace: Send + Sync {
     /// Backend failures.
     async fn batch_events(&self, run_id: RunId, node: Option<&str>) -> Result<Vec<BatchEvent>>;
 
+    /// Appends the start event of a batch's attempt number `attempt` (counted from 0) only if
+    /// no one recorded that attempt yet, that is if the batch has exactly `attempt` start
+    /// events; returns whether it was appended. This is how exactly one worker takes a batch
+    /// that was delivered twice at the same time.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn append_batch_start(&self, event: &BatchEvent, attempt: usize) -> Result<bool>;
+
     /// Records `marker` if no one recorded it before; returns true for the first caller only.
     /// The engine uses it so that exactly one worker publishes a node's batches.
     ///
