@@ -1,6 +1,7 @@
 """Benchmarks Vessel against DuckDB on the Capillaries `lookup` pipeline, scaled up.
 
     python3 bench/lookup/run.py [--items 1000000] [--batches 10] [--workers N] [--check]
+                                [--distributed N]
 
 In one invocation:
 
@@ -12,13 +13,19 @@ In one invocation:
 3. does the same work with DuckDB in-process (load both CSVs, the date window, value =
    price + freight_value, the four joins, four sorted CSV files), timed end to end, with
    `threads = N`;
-4. prints per-node throughput of Vessel, both wall times and the ratio vessel/duckdb;
-5. with `--check`, compares the row counts (and reports whether the bytes match) of the four
-   output files of both.
+4. with `--distributed N`, runs the same pipeline on N `vessel daemon` processes with one
+   worker each, on the RabbitMQ at 127.0.0.1:5672 (guest/guest, a queue prefix of its own) and
+   a shared SQLite store: the daemons are started first (not timed), then `vessel start-run`
+   + `vessel wait` are timed end to end;
+5. prints per-node throughput of Vessel, the wall times and the ratios (vessel/duckdb, and
+   distributed/embedded);
+6. with `--check`, compares the row counts (and reports whether the bytes match) of the four
+   output files of Vessel and DuckDB, and whether the distributed run's files equal the
+   embedded run's byte for byte.
 
 DuckDB comes from the PyPI package `duckdb`; if it is not importable, a venv is created in
 bench/.venv, duckdb is installed there and this script re-runs itself with it. Outputs go to
-bench/out/lookup_<N>/{vessel,duckdb}/ (gitignored). Vessel's progress bars go to stderr.
+bench/out/lookup_<N>/{vessel,distributed,duckdb}/ (gitignored). Vessel's progress bars go to stderr.
 """
 
 import argparse
@@ -26,6 +33,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +47,7 @@ SCRIPT = ROOT / "tests/conformance/lookup/script_quick.yaml"
 VESSEL = ROOT / "target/release/vessel"
 VENV = BENCH / ".venv"
 REEXEC_ENV = "VESSEL_BENCH_IN_VENV"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2f"
 
 OUTPUTS = [
     "order_item_date_inner",
@@ -127,14 +136,19 @@ def ensure_vessel(force_build: bool) -> None:
         sys.exit("cargo build failed; fix the build, or run with --skip-vessel for DuckDB alone")
 
 
-def run_vessel(args, data: pathlib.Path, out: pathlib.Path) -> dict:
-    dir_out = out / "vessel"
+def write_params(args, data: pathlib.Path, out: pathlib.Path, name: str) -> tuple[pathlib.Path, pathlib.Path]:
+    dir_out = out / name
     shutil.rmtree(dir_out, ignore_errors=True)
     dir_out.mkdir(parents=True)
     params = dict(PARAMS, lookup_node_batches_total=args.batches, dir_in=str(data), dir_out=str(dir_out))
-    params_file = out / "params.yaml"
+    params_file = out / f"params_{name}.yaml"
     # JSON scalars are valid YAML; the batch count stays a bare number.
     params_file.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in params.items()))
+    return dir_out, params_file
+
+
+def run_vessel(args, data: pathlib.Path, out: pathlib.Path) -> dict:
+    dir_out, params_file = write_params(args, data, out, "vessel")
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="vessel-bench-", dir=args.tmp))
     cmd = [
@@ -164,6 +178,65 @@ def run_vessel(args, data: pathlib.Path, out: pathlib.Path) -> dict:
         sys.stdout.write(r.stdout.decode(errors="replace"))
         log(f"vessel exited with {r.returncode}")
     return {"wall": wall, "rc": r.returncode, "summary": summary, "dir_out": dir_out, "db_bytes": db_bytes}
+
+
+def rabbitmq_queues(prefix: str) -> list[str]:
+    r = subprocess.run(["rabbitmqctl", "list_queues", "-q", "name"], capture_output=True, text=True)
+    return [q.strip() for q in r.stdout.splitlines() if q.strip().startswith(prefix + ".")]
+
+
+def run_distributed(args, data: pathlib.Path, out: pathlib.Path) -> dict:
+    """N daemons with one worker each on RabbitMQ and a shared SQLite store."""
+    dir_out, params_file = write_params(args, data, out, "distributed")
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="vessel-bench-dist-", dir=args.tmp))
+    prefix = f"vessel-bench-{os.getpid()}"
+    backend = ["--store", f"sqlite:{tmp}", "--queue", AMQP_URL, "--queue-prefix", prefix]
+    daemons = []
+    try:
+        for i in range(args.distributed):
+            log_file = open(out / f"daemon_{i}.log", "w")
+            daemons.append(subprocess.Popen(
+                [str(VESSEL), "daemon", "--workers", "1", *backend],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_file,
+            ))  # fmt: skip
+        # A daemon prints its first line once it consumes; give them that long.
+        deadline = time.time() + 60
+        for i in range(args.distributed):
+            while "vessel daemon " not in (out / f"daemon_{i}.log").read_text():
+                if daemons[i].poll() is not None or time.time() > deadline:
+                    sys.exit(f"daemon {i} did not start; see {out / f'daemon_{i}.log'}")
+                time.sleep(0.05)
+        log(f"{args.distributed} daemons with 1 worker each on queue prefix {prefix}")
+        start = [
+            str(VESSEL), "start-run", str(SCRIPT), "--params", str(params_file),
+            "--keyspace", "bench_lookup", *backend,
+        ]  # fmt: skip
+        log("$ " + " ".join(start))
+        t0 = time.perf_counter()
+        r = subprocess.run(start, cwd=ROOT, stdout=subprocess.PIPE, check=True)
+        run_id = r.stdout.decode().strip()
+        wait = [str(VESSEL), "wait", "--keyspace", "bench_lookup", "--run-id", run_id, "--json", *backend]
+        r = subprocess.run(wait, cwd=ROOT, stdout=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+    finally:
+        for d in daemons:
+            d.send_signal(signal.SIGTERM)
+        for d in daemons:
+            try:
+                d.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                d.kill()
+        for q in rabbitmq_queues(prefix):
+            subprocess.run(["rabbitmqctl", "delete_queue", "-q", q], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        summary = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        summary = None
+    if r.returncode != 0 or summary is None:
+        sys.stdout.write(r.stdout.decode(errors="replace"))
+        log(f"vessel wait exited with {r.returncode}")
+    return {"wall": wall, "rc": r.returncode, "summary": summary, "dir_out": dir_out}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,7 +400,7 @@ def table(headers: list[str], rows: list[list], left: int = 1) -> str:
     return "\n".join(lines)
 
 
-def report(args, vessel: dict | None, duck: dict | None) -> None:
+def report(args, vessel: dict | None, duck: dict | None, dist: dict | None = None) -> None:
     print()
     what = f"input {args.data}" if args.data else f"{args.items:,} order items"
     print(f"lookup benchmark: {what}, {args.batches} lookup batches, {args.workers} workers/threads")
@@ -356,11 +429,18 @@ def report(args, vessel: dict | None, duck: dict | None) -> None:
         print(table(["step", "seconds"], [[n, f"{s:.2f}"] for n, s in duck["steps"]]))
     print()
     if vessel:
-        print(f"Vessel wall time : {vessel['wall']:8.2f} s")
+        print(f"Vessel wall time : {vessel['wall']:8.2f} s  (vessel run --workers {args.workers})")
+    if dist:
+        print(f"Vessel distributed: {dist['wall']:7.2f} s  ({args.distributed} daemons x 1 worker, "
+              f"RabbitMQ, shared SQLite; exit code {dist['rc']})")  # fmt: skip
     if duck:
         print(f"DuckDB wall time : {duck['wall']:8.2f} s")
     if vessel and duck and duck["wall"] > 0:
         print(f"ratio vessel/duckdb: {vessel['wall'] / duck['wall']:.2f}  (lower is better; 1 = as fast as DuckDB)")
+    if dist and duck and duck["wall"] > 0:
+        print(f"ratio distributed/duckdb: {dist['wall'] / duck['wall']:.2f}")
+    if dist and vessel and vessel["wall"] > 0:
+        print(f"ratio distributed/embedded: {dist['wall'] / vessel['wall']:.2f}  (goal <= 1.3)")
 
 
 def same_lines(a: pathlib.Path, b: pathlib.Path) -> bool:
@@ -408,6 +488,8 @@ def main() -> int:
     ap.add_argument("--duckdb-on-disk", action="store_true", help="DuckDB in a temp file instead of in memory")
     ap.add_argument("--skip-vessel", action="store_true", help="run DuckDB only")
     ap.add_argument("--skip-duckdb", action="store_true", help="run Vessel only")
+    ap.add_argument("--distributed", type=int, default=0, metavar="N",
+                    help="also run on N daemons (1 worker each) over RabbitMQ at 127.0.0.1:5672")  # fmt: skip
     args = ap.parse_args()
     if args.items < 1 or args.batches < 1 or args.workers < 1:
         ap.error("--items, --batches and --workers must be at least 1")
@@ -425,9 +507,17 @@ def main() -> int:
     vessel = None if args.skip_vessel else run_vessel(args, data, out)
     if vessel:
         os.sync()  # so that DuckDB's timing does not pay for writing back Vessel's dirty pages
+    dist = None
+    if args.distributed > 0 and not args.skip_vessel:
+        dist = run_distributed(args, data, out)
+        os.sync()
     duck = None if args.skip_duckdb else run_duckdb(args, data, out)
-    report(args, vessel, duck)
-    ok = vessel is None or vessel["rc"] == 0
+    report(args, vessel, duck, dist)
+    ok = (vessel is None or vessel["rc"] == 0) and (dist is None or dist["rc"] == 0)
+    if args.check and vessel and dist:
+        same = all(same_lines(vessel["dir_out"] / f"{n}.csv", dist["dir_out"] / f"{n}.csv") for n in OUTPUTS)
+        print(f"\n--check: distributed outputs identical to the embedded run's: {'yes' if same else 'NO'}")
+        ok &= same
     if args.check:
         if vessel and duck:
             ok &= check(vessel, duck)

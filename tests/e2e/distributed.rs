@@ -290,7 +290,9 @@ async fn bad_batches_fail_once_and_bad_messages_are_dead_lettered() {
 
     crate::cluster::publish_raw(&broker, b"this is not a batch message").await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !daemon.log_text().contains("dead") {
+    while !daemon.log_text().lines().any(|l| {
+        l.contains("moving it to the dead-letter queue") && l.contains("this is not a batch")
+    }) {
         assert!(
             Instant::now() < deadline,
             "no log line about the bad message:\n{}",
@@ -314,4 +316,79 @@ async fn bad_batches_fail_once_and_bad_messages_are_dead_lettered() {
     );
     let (code, out, err) = wait(&data, "after", run2, false);
     assert_eq!(code, Some(0), "{out}\n{err}\n{}", daemon.log_text());
+}
+
+/// The commands of one machine work on the shared queue too: `run` with its own workers on
+/// RabbitMQ, `history` through `--store`, and `stop-run` of a run that daemons work on (its
+/// remaining batches are drained, and `wait` reports the stop with exit code 1). Settings come
+/// from a settings file here.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_history_and_stop_run_work_with_the_shared_queue() {
+    let broker = Broker::new("cmds");
+    let dir = tempfile::tempdir().unwrap();
+    let script = crate::workload::setup(dir.path());
+    let data = dir.path().join("data");
+    let config = dir.path().join("vessel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "store = \"sqlite:data\"\nqueue = \"{}\"\nqueue_prefix = \"{}\"\nworkers = 2\n",
+            crate::cluster::AMQP_URL,
+            broker.prefix
+        ),
+    )
+    .unwrap();
+    let cfg = crate::support::s(&config);
+    let out = crate::support::vessel_ok(&[
+        "run",
+        crate::support::s(&script),
+        "--keyspace",
+        "cmds",
+        "--config",
+        cfg,
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["run_status"], "complete", "{summary}");
+    assert!(dir.path().join("out/enriched.csv").exists());
+    let out =
+        crate::support::vessel_ok(&["history", "runs", "--keyspace", "cmds", "--config", cfg]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(",1,complete,"), "{text}");
+
+    // A run nobody works on yet is stopped; a daemon started afterwards drains it.
+    let run = start_run(&broker, &data, &script, None, "cmds", None);
+    assert_eq!(run, 2);
+    crate::support::vessel_ok(&[
+        "stop-run",
+        "--keyspace",
+        "cmds",
+        "--run-id",
+        "2",
+        "--config",
+        cfg,
+    ]);
+    let logs = dir.path().join("logs");
+    let _daemon = Daemon::start(&broker, &data, &logs, &["--workers", "1"]);
+    let (code, out, err) = wait(&data, "cmds", run, false);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("run 2 of cmds: stop"), "{out}");
+    // The stopped run's waiting batch is drained, not processed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ev = batches(&data, "cmds", run, "load").await;
+        if !ev.is_empty() {
+            assert!(
+                ev.iter()
+                    .all(|e| e.status == vessel_store::NodeStatus::StopReceived),
+                "{ev:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never drained the stopped run"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
