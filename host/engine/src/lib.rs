@@ -4,8 +4,16 @@
 //! and publishes the batches of the nodes that can start; [`worker::run_worker`] takes batch
 //! messages from a queue, checks the node's dependencies, processes the batch against storage,
 //! records its status and publishes the next nodes' batches when a node completes. `vessel run`
-//! runs both in one process on SQLite and the in-process queue; `vessel daemon` runs only
-//! workers, on RabbitMQ and Cassandra.
+//! runs both in one process (by default on SQLite and the in-process queue); `vessel daemon`
+//! runs only workers, taking batches from RabbitMQ. The engine knows storage and queue only
+//! through their traits (`vessel_store::Storage`, `vessel_queue::Queue`).
+//!
+//! What several processes share is in storage, never in a process's memory: whether a run is
+//! finished, which batches are done, which node may start. Exactly one worker takes a batch
+//! over ([`vessel_store::Keyspace::append_batch_start`]); a batch left "started" by a worker
+//! that died is cleaned and redone once that worker's lease expires ([`liveness`]). Workers
+//! count what they do in [`metrics`] (Prometheus text) and log with the batch's keyspace, run,
+//! node and index.
 //!
 //! ```no_run
 //! # async fn demo() -> vessel_engine::Result<()> {
