@@ -20,17 +20,14 @@
 //! # let _ = run_id; Ok(()) }
 //! ```
 
-mod content_key;
 mod deps;
 mod engine;
 mod error;
 pub mod files;
-pub mod jsbuild;
 mod lookup_cache;
 mod nodes;
 pub mod plugins;
 pub mod progress;
-pub mod pybuild;
 mod scripts;
 pub mod status;
 pub mod worker;

@@ -246,7 +246,7 @@ impl Plugins {
                     .cache_dir
                     .clone()
                     .unwrap_or_else(|| std::env::temp_dir().join("vessel-cache"));
-                let bytes = crate::pybuild::py_calc_component(&cache)?;
+                let bytes = vessel_plugin_build::python::py_calc_component(&cache)?;
                 self.host
                     .load_processor(proc_type, &bytes)
                     .map_err(|e| e.to_string())
