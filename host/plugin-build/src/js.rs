@@ -57,7 +57,7 @@ pub struct JsComponent {
 /// * `world`: `processor-plugin` or `function-plugin` (also accepted fully qualified, as
 ///   `vessel:plugin/processor-plugin@0.1.0`); `None` takes the one `index.js` defines. A world
 ///   that differs from what `index.js` defines fails the build.
-/// * `tools_dir`: where componentize-js is installed on first use (`npm install --prefix`,
+/// * `tools_dir`: where componentize-js is installed by the first build (`npm install --prefix`,
 ///   about 385 MB) and found afterwards, and where the last built components are kept by a hash
 ///   of their inputs (plugin modules, SDK, WIT, world, componentize-js version): building
 ///   unchanged sources again copies the earlier component without running Node.js. Two builds

@@ -8,15 +8,16 @@
 //! * `functions.py`: functions for expressions (`function-plugin`), with
 //!   `sdk/python/vessel_functions.py`: `Functions = vessel_functions.export(f, g)`.
 //!
-//! [`python_component`] turns such a folder into component bytes, and [`py_calc_component`]
-//! does the same for the built-in `py_calc` plugin, whose sources are embedded in the binary
-//! (as are the SDK and the WIT files), so that neither needs the repository at run time.
+//! [`python_component`] turns such a folder into component bytes. The SDK and the WIT files
+//! are compiled into this crate, so a build does not need the repository. The built-in
+//! `py_calc` plugin is built this way by `vessel-builtins`' build script and embedded in the
+//! binary.
 //!
 //! Building takes about 20 s and gives an 18-20 MB component, so the result is cached in
 //! `<cache_dir>/python/<name>-<key>.wasm`, the key being a hash of every input: the sources,
-//! the SDK, the WIT files, the world, the build flags and componentize-py's version. Only the
-//! first use builds; later ones read the file. The [`KEPT_PER_NAME`] most recently used
-//! components of each name are kept.
+//! the SDK, the WIT files, the world, the build flags and componentize-py's version. A build
+//! whose inputs did not change reads that file and does not run componentize-py. The
+//! [`KEPT_PER_NAME`] most recently used components of each name are kept.
 //!
 //! componentize-py is, in this order: the executable named by `VESSEL_COMPONENTIZE_PY`;
 //! `componentize-py` on `PATH`; or a virtual environment this module creates in
@@ -123,50 +124,24 @@ pub struct PyComponent {
     pub reused: bool,
 }
 
-const PY_CALC_FILES: [(&str, &str); 2] = [
-    (
-        "processor.py",
-        include_str!("../../../plugins/py_calc/processor.py"),
-    ),
-    (
-        "py_calc.py",
-        include_str!("../../../plugins/py_calc/py_calc.py"),
-    ),
-];
-
 /// How long a build lock may be held before another process treats it as abandoned.
 const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
 
 /// Serialises builds within the process (each one is CPU-heavy anyway).
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
-/// The component of the built-in `py_calc` plugin, built on first use and cached in
-/// `cache_dir`.
-///
-/// # Errors
-/// A message saying what to install when componentize-py cannot be found or installed, or
-/// componentize-py's own output when the build fails.
-pub fn py_calc_component(cache_dir: &Path) -> Result<Vec<u8>, String> {
-    let files: Vec<(String, Vec<u8>)> = PY_CALC_FILES
-        .iter()
-        .map(|(p, text)| (p.to_string(), text.as_bytes().to_vec()))
-        .collect();
-    build(cache_dir, "py_calc", PyWorld::Processor, &files).map(|(bytes, _)| bytes)
-}
-
 /// The component of the Python plugin whose sources are in `source_dir`, built with the
-/// Python SDK on first use and cached in `cache_dir`. The entry module says the world:
-/// `processor.py` (a processor) or `functions.py` (functions for expressions). `name`
-/// (`[a-z0-9_-]+`) names the cached file and the log lines.
+/// Python SDK, or read from `cache_dir` when an earlier build had the same inputs. The entry
+/// module says the world: `processor.py` (a processor) or `functions.py` (functions for
+/// expressions). `name` (`[a-z0-9_-]+`) names the cached file and the log lines.
 ///
 /// Every file below `source_dir` is staged and part of the cache key, except hidden files
 /// and folders, `__pycache__`, `tests`, `.pyc` and `.wasm` files (the component built into
 /// the folder), and `vendor/sdk` and `vendor/wit` (the copies `vessel plugin new` makes of
-/// the SDK and the WIT package: the build uses the ones built into this binary).
+/// the SDK and the WIT package: the build uses the ones compiled into this crate).
 ///
 /// # Errors
-/// When `source_dir` cannot be read or has no entry module, or both; otherwise as
-/// [`py_calc_component`].
+/// When `source_dir` cannot be read; otherwise as [`python_component_from_files`].
 pub fn python_component(
     cache_dir: &Path,
     name: &str,
@@ -174,28 +149,52 @@ pub fn python_component(
 ) -> Result<PyComponent, String> {
     let mut files = Vec::new();
     collect_sources(source_dir, source_dir, &mut files)?;
+    component_of(cache_dir, name, &source_dir.display().to_string(), &files)
+}
+
+/// As [`python_component`], from the plugin's files given as (path relative to the plugin's
+/// folder, with `/` between folders; contents) rather than read from a folder.
+///
+/// # Errors
+/// A message saying what to change when the files have no entry module or both, or the name
+/// is not `[a-z0-9_-]+`; a message saying what to install when componentize-py cannot be
+/// found or installed; componentize-py's own output when the build fails.
+pub fn python_component_from_files(
+    cache_dir: &Path,
+    name: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<PyComponent, String> {
+    component_of(cache_dir, name, "its sources", files)
+}
+
+/// Builds `files`; `origin` says where they came from in messages.
+fn component_of(
+    cache_dir: &Path,
+    name: &str,
+    origin: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<PyComponent, String> {
     let has = |w: PyWorld| files.iter().any(|(p, _)| p == w.entry_file());
     let world = match (has(PyWorld::Processor), has(PyWorld::Functions)) {
         (true, false) => PyWorld::Processor,
         (false, true) => PyWorld::Functions,
         (true, true) => {
             return Err(format!(
-                "Python plugin '{name}': {} has both processor.py and functions.py; a component \
-                 is either a processor or functions, so move one of them to a plugin of its own",
-                source_dir.display()
+                "Python plugin '{name}': {origin} has both processor.py and functions.py; a \
+                 component is either a processor or functions, so move one of them to a plugin \
+                 of its own"
             ));
         }
         (false, false) => {
             return Err(format!(
-                "Python plugin '{name}': {} has no processor.py or functions.py; one of them \
-                 exports the component: processor.py for a processor (`Processor, Instance = \
-                 vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
-                 vessel_functions.export(f, g)`)",
-                source_dir.display()
+                "Python plugin '{name}': {origin} has no processor.py or functions.py; one of \
+                 them exports the component: processor.py for a processor (`Processor, Instance \
+                 = vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
+                 vessel_functions.export(f, g)`)"
             ));
         }
     };
-    let (bytes, reused) = build(cache_dir, name, world, &files)?;
+    let (bytes, reused) = build(cache_dir, name, world, files)?;
     Ok(PyComponent {
         world,
         bytes,
@@ -299,7 +298,7 @@ fn build(
     tracing::info!(
         plugin = name,
         world = world.name(),
-        "building the Python component with componentize-py {} (first use only; about 20 s)",
+        "building the Python component with componentize-py {} (about 20 s; the result is cached)",
         tool.version
     );
     let stage = cache_dir
@@ -538,7 +537,7 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
     );
     let _ = fs::remove_dir_all(&venv);
     let started = Instant::now();
-    tracing::info!(path = %venv.display(), "installing componentize-py {COMPONENTIZE_PY_VERSION} into a virtual environment (first use only)");
+    tracing::info!(path = %venv.display(), "installing componentize-py {COMPONENTIZE_PY_VERSION} into a virtual environment (once)");
     let python = if cfg!(windows) { "python" } else { "python3" };
     let made = Command::new(python)
         .arg("-m")
@@ -758,7 +757,6 @@ mod tests {
 
     #[test]
     fn the_embedded_sources_are_complete() {
-        assert!(PY_CALC_FILES[0].1.contains("vessel_plugin.export(PyCalc)"));
         assert!(SDK_FILE.1.contains("def export(cls)"));
         assert!(FUNCTIONS_SDK_FILE.1.contains("def export(*functions)"));
         assert!(FUNCTIONS_SDK_FILE.1.contains("import vessel_plugin"));
