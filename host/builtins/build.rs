@@ -87,7 +87,7 @@ fn build_py_calc(root: &Path, cache_dir: &Path, out: &Path) {
             files.push((file.to_string_lossy().into_owned(), bytes));
         }
     }
-    let built = python::python_component_from_files(cache_dir, name, &files).unwrap_or_else(|e| {
+    let built = python::build_component_from_files(cache_dir, name, &files).unwrap_or_else(|e| {
         panic!(
             "\n\nthe built-in {name} plugin ({folder}) could not be built; building Vessel \
              needs componentize-py {} to make it a Wasm component.\n{e}\n\n",

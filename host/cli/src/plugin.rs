@@ -272,25 +272,22 @@ fn build(dir: &Path, target_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
     eprintln!("building {} ({}) ...", dir.display(), lang.dir());
     match lang {
-        Lang::Rust => vessel_plugin_build::rust::build_component(dir, target_dir.as_deref(), &out)
-            .map_err(anyhow::Error::msg)?,
+        Lang::Rust => vessel_plugin_build::rust::build_component(dir, target_dir.as_deref(), &out)?,
         Lang::Js => {
-            let built = vessel_plugin_build::js::build_js_component(
+            let built = vessel_plugin_build::js::build_component(
                 dir,
                 None,
                 &tools_dir().join("js-tools"),
                 &out,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             eprintln!("{} component", built.world);
         }
         Lang::Python => {
-            let built = vessel_plugin_build::python::python_component(
+            let built = vessel_plugin_build::python::build_component(
                 &tools_dir(),
                 &cache_name(&name),
                 dir,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             write_atomically(&out, &built.bytes)?;
             eprintln!(
                 "{} component{}",

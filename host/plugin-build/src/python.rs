@@ -8,7 +8,7 @@
 //! * `functions.py`: functions for expressions (`function-plugin`), with
 //!   `sdk/python/vessel_functions.py`: `Functions = vessel_functions.export(f, g)`.
 //!
-//! [`python_component`] turns such a folder into component bytes. The SDK and the WIT files
+//! [`build_component`] turns such a folder into component bytes. The SDK and the WIT files
 //! are compiled into this crate, so a build does not need the repository. The built-in
 //! `py_calc` plugin is built this way by `vessel-builtins`' build script and embedded in the
 //! binary.
@@ -26,12 +26,15 @@
 //! serialised within the process and, through a lock file, across processes sharing the cache
 //! directory.
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
+
+use crate::BuildError;
 
 /// The componentize-py release Vessel's Python SDK is written against.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -113,7 +116,7 @@ impl PyWorld {
     }
 }
 
-/// What [`python_component`] produced.
+/// What [`build_component`] produced.
 #[derive(Debug)]
 pub struct PyComponent {
     /// The world the component targets.
@@ -141,29 +144,31 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 /// the SDK and the WIT package: the build uses the ones compiled into this crate).
 ///
 /// # Errors
-/// When `source_dir` cannot be read; otherwise as [`python_component_from_files`].
-pub fn python_component(
+/// [`BuildError::Io`] when `source_dir` cannot be read; otherwise as
+/// [`build_component_from_files`].
+pub fn build_component(
     cache_dir: &Path,
     name: &str,
     source_dir: &Path,
-) -> Result<PyComponent, String> {
+) -> Result<PyComponent, BuildError> {
     let mut files = Vec::new();
     collect_sources(source_dir, source_dir, &mut files)?;
     component_of(cache_dir, name, &source_dir.display().to_string(), &files)
 }
 
-/// As [`python_component`], from the plugin's files given as (path relative to the plugin's
+/// As [`build_component`], from the plugin's files given as (path relative to the plugin's
 /// folder, with `/` between folders; contents) rather than read from a folder.
 ///
 /// # Errors
-/// A message saying what to change when the files have no entry module or both, or the name
-/// is not `[a-z0-9_-]+`; a message saying what to install when componentize-py cannot be
-/// found or installed; componentize-py's own output when the build fails.
-pub fn python_component_from_files(
+/// [`BuildError::Project`] when the files have no entry module or both, or the name is not
+/// `[a-z0-9_-]+`; [`BuildError::Tool`], saying what to install, when componentize-py cannot
+/// be found or installed; [`BuildError::Failed`] with componentize-py's output when it rejects
+/// the sources; [`BuildError::Io`] when the cache cannot be read or written.
+pub fn build_component_from_files(
     cache_dir: &Path,
     name: &str,
     files: &[(String, Vec<u8>)],
-) -> Result<PyComponent, String> {
+) -> Result<PyComponent, BuildError> {
     component_of(cache_dir, name, "its sources", files)
 }
 
@@ -173,25 +178,25 @@ fn component_of(
     name: &str,
     origin: &str,
     files: &[(String, Vec<u8>)],
-) -> Result<PyComponent, String> {
+) -> Result<PyComponent, BuildError> {
     let has = |w: PyWorld| files.iter().any(|(p, _)| p == w.entry_file());
     let world = match (has(PyWorld::Processor), has(PyWorld::Functions)) {
         (true, false) => PyWorld::Processor,
         (false, true) => PyWorld::Functions,
         (true, true) => {
-            return Err(format!(
+            return Err(BuildError::Project(format!(
                 "Python plugin '{name}': {origin} has both processor.py and functions.py; a \
                  component is either a processor or functions, so move one of them to a plugin \
                  of its own"
-            ));
+            )));
         }
         (false, false) => {
-            return Err(format!(
+            return Err(BuildError::Project(format!(
                 "Python plugin '{name}': {origin} has no processor.py or functions.py; one of \
                  them exports the component: processor.py for a processor (`Processor, Instance \
                  = vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
                  vessel_functions.export(f, g)`)"
-            ));
+            )));
         }
     };
     let (bytes, reused) = build(cache_dir, name, world, files)?;
@@ -206,15 +211,13 @@ fn collect_sources(
     root: &Path,
     dir: &Path,
     out: &mut Vec<(String, Vec<u8>)>,
-) -> Result<(), String> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+) -> Result<(), BuildError> {
+    let entries = fs::read_dir(dir).map_err(BuildError::io("read", dir))?;
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let entry = entry.map_err(BuildError::io("read", dir))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let kind = entry.file_type().map_err(BuildError::io("read", &path))?;
         if kind.is_dir() {
             let vendored = dir == root.join("vendor") && (name == "sdk" || name == "wit");
             if name.starts_with('.') || name == "__pycache__" || name == "tests" || vendored {
@@ -224,13 +227,12 @@ fn collect_sources(
         } else if !name.ends_with(".pyc") && !name.ends_with(".wasm") && !name.starts_with('.') {
             let rel = path
                 .strip_prefix(root)
-                .map_err(|_| format!("{} is outside {}", path.display(), root.display()))?
+                .unwrap_or(&path)
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            let bytes =
-                fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes = fs::read(&path).map_err(BuildError::io("read", &path))?;
             out.push((rel, bytes));
         }
     }
@@ -249,19 +251,19 @@ fn build(
     name: &str,
     world: PyWorld,
     app: &[(String, Vec<u8>)],
-) -> Result<(Vec<u8>, bool), String> {
+) -> Result<(Vec<u8>, bool), BuildError> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     {
-        return Err(format!(
+        return Err(BuildError::Project(format!(
             "Python plugin name '{name}': use only a-z, 0-9, '_' and '-'"
-        ));
+        )));
     }
     let _in_process = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
-    let tool = find_tool(cache_dir)?;
+    let tool = find_tool(std::env::var_os(COMPONENTIZE_PY_ENV), cache_dir)?;
     let version = tool
         .as_ref()
         .map_or(COMPONENTIZE_PY_VERSION, |t| t.version.as_str());
@@ -311,7 +313,7 @@ fn build(
     let tmp = out_dir.join(format!("{name}-{key}.wasm.tmp{}", std::process::id()));
     fs::write(&tmp, &bytes)
         .and_then(|()| fs::rename(&tmp, &cached))
-        .map_err(|e| format!("cannot write {}: {e}", cached.display()))?;
+        .map_err(BuildError::io("write", &cached))?;
     prune(&out_dir, name, KEPT_PER_NAME);
     tracing::info!(
         plugin = name,
@@ -324,7 +326,7 @@ fn build(
 }
 
 /// Reads a cached component, marking it as recently used for [`prune`].
-fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, String> {
+fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, BuildError> {
     match fs::read(path) {
         Ok(bytes) => {
             // Best effort: a read-only cache still works, it only prunes by build time.
@@ -335,12 +337,12 @@ fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, String> {
             Ok(Some(bytes))
         }
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(BuildError::io("read", path)(e)),
     }
 }
 
-fn create_dir(dir: &Path) -> Result<(), String> {
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+fn create_dir(dir: &Path) -> Result<(), BuildError> {
+    fs::create_dir_all(dir).map_err(BuildError::io("create", dir))
 }
 
 /// Whether `file` is a cached component of plugin `name`: `<name>-<32 hex digits>.wasm`.
@@ -382,14 +384,14 @@ fn componentize(
     world: PyWorld,
     stage: &Path,
     app: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, BuildError> {
     let _ = fs::remove_dir_all(stage);
-    let write = |rel: &str, bytes: &[u8]| -> Result<(), String> {
+    let write = |rel: &str, bytes: &[u8]| -> Result<(), BuildError> {
         let path = stage.join(rel);
         if let Some(parent) = path.parent() {
             create_dir(parent)?;
         }
-        fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        fs::write(&path, bytes).map_err(BuildError::io("write", &path))
     };
     for (rel, bytes) in app {
         write(&format!("app/{rel}"), bytes)?;
@@ -417,15 +419,15 @@ fn componentize(
         .args(["-p", "app", "-p", "sdk", world.app_module(), "-o"])
         .arg(format!("{name}.wasm"))
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", tool.path.display()))?;
+        .map_err(|e| BuildError::Tool(format!("cannot run {}: {e}", tool.path.display())))?;
     if !run.status.success() {
-        return Err(format!(
+        return Err(BuildError::Failed(format!(
             "componentize-py could not build the Python plugin '{name}' ({}):\n{}",
             run.status,
             output_tail(&run)
-        ));
+        )));
     }
-    let bytes = fs::read(&output).map_err(|e| format!("cannot read {}: {e}", output.display()))?;
+    let bytes = fs::read(&output).map_err(BuildError::io("read", &output))?;
     tracing::info!(
         plugin = name,
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
@@ -450,16 +452,18 @@ fn output_tail(out: &Output) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// componentize-py from the environment variable, `PATH` or an earlier virtual environment;
-/// `None` when there is none yet.
-fn find_tool(cache_dir: &Path) -> Result<Option<Tool>, String> {
-    if let Some(path) = std::env::var_os(COMPONENTIZE_PY_ENV).filter(|p| !p.is_empty()) {
+/// componentize-py from the environment variable (its value is `from_env`), `PATH` or an
+/// earlier virtual environment; `None` when there is none yet.
+fn find_tool(from_env: Option<OsString>, cache_dir: &Path) -> Result<Option<Tool>, BuildError> {
+    if let Some(path) = from_env.filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
         return version_of(&path).map(Some).map_err(|e| {
-            format!(
-                "{COMPONENTIZE_PY_ENV}={} does not run componentize-py: {e}",
+            BuildError::Tool(format!(
+                "{COMPONENTIZE_PY_ENV}={} does not run componentize-py: {e}; install \
+                 componentize-py {COMPONENTIZE_PY_VERSION} and set {COMPONENTIZE_PY_ENV} to its \
+                 path, or unset it",
                 path.display()
-            )
+            ))
         });
     }
     if let Some(path) = on_path("componentize-py") {
@@ -525,7 +529,7 @@ fn venv_bin(venv: &Path, exe: &str) -> PathBuf {
 }
 
 /// Creates `<cache_dir>/python-tools` and installs the pinned componentize-py into it.
-fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
+fn install_tool(cache_dir: &Path) -> Result<Tool, BuildError> {
     let venv = tools_dir(cache_dir);
     let how = format!(
         "Python plugins (such as py_calc) are built with componentize-py \
@@ -545,14 +549,16 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
         .arg(&venv)
         .output()
         .map_err(|e| {
-            format!("{how}, but `{python}` could not be run ({e}): install Python 3.10 or later")
+            BuildError::Tool(format!(
+                "{how}, but `{python}` could not be run ({e}): install Python 3.10 or later"
+            ))
         })?;
     if !made.status.success() {
-        return Err(format!(
+        return Err(BuildError::Tool(format!(
             "{how}, but `{python} -m venv` failed (on Debian or Ubuntu, install the \
              python3-venv package):\n{}",
             output_tail(&made)
-        ));
+        )));
     }
     let pip = Command::new(venv_bin(&venv, "python"))
         .args([
@@ -564,18 +570,21 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
         ])
         .arg(format!("componentize-py=={COMPONENTIZE_PY_VERSION}"))
         .output()
-        .map_err(|e| format!("{how}, but pip could not be run: {e}"))?;
+        .map_err(|e| BuildError::Tool(format!("{how}, but pip could not be run: {e}")))?;
     if !pip.status.success() {
-        return Err(format!(
+        return Err(BuildError::Tool(format!(
             "{how}, but `pip install componentize-py=={COMPONENTIZE_PY_VERSION}` failed (is \
              PyPI reachable?):\n{}",
             output_tail(&pip)
-        ));
+        )));
     }
-    let tool = version_of(&venv_bin(&venv, "componentize-py"))
-        .map_err(|e| format!("{how}, but the installed componentize-py does not run: {e}"))?;
-    fs::write(venv.join(READY_MARK), &tool.version)
-        .map_err(|e| format!("cannot write in {}: {e}", venv.display()))?;
+    let tool = version_of(&venv_bin(&venv, "componentize-py")).map_err(|e| {
+        BuildError::Tool(format!(
+            "{how}, but the installed componentize-py does not run: {e}"
+        ))
+    })?;
+    let mark = venv.join(READY_MARK);
+    fs::write(&mark, &tool.version).map_err(BuildError::io("write", &mark))?;
     tracing::info!(
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "componentize-py {} installed",
@@ -589,7 +598,7 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
 struct FileLock(PathBuf);
 
 impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock, String> {
+    fn acquire(path: &Path) -> Result<FileLock, BuildError> {
         let mut announced = false;
         loop {
             match fs::OpenOptions::new()
@@ -613,7 +622,7 @@ impl FileLock {
                     }
                     std::thread::sleep(Duration::from_millis(250));
                 }
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+                Err(e) => return Err(BuildError::io("create", path)(e)),
             }
         }
     }
@@ -707,17 +716,36 @@ mod tests {
     }
 
     #[test]
+    fn a_componentize_py_named_by_the_environment_must_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-componentize-py");
+        let err = find_tool(Some(missing.into_os_string()), dir.path())
+            .err()
+            .expect("a missing executable is an error, not a reason to install one");
+        assert!(matches!(err, BuildError::Tool(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(COMPONENTIZE_PY_ENV), "{text}");
+        assert!(text.contains("install componentize-py 0.25.1"), "{text}");
+    }
+
+    #[test]
     fn a_source_dir_needs_exactly_one_entry_module() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("app.py"), "x").unwrap();
-        let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
-        assert!(err.contains("has no processor.py or functions.py"), "{err}");
+        let err = build_component(dir.path(), "mine", dir.path()).unwrap_err();
+        assert!(matches!(err, BuildError::Project(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("has no processor.py or functions.py"),
+            "{err}"
+        );
         assert_eq!(PyWorld::of_dir(dir.path()), None);
         fs::write(dir.path().join("processor.py"), "x").unwrap();
         fs::write(dir.path().join("functions.py"), "x").unwrap();
-        let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
+        let err = build_component(dir.path(), "mine", dir.path()).unwrap_err();
         assert!(
-            err.contains("has both processor.py and functions.py"),
+            err.to_string()
+                .contains("has both processor.py and functions.py"),
             "{err}"
         );
         fs::remove_file(dir.path().join("processor.py")).unwrap();

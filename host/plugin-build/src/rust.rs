@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::BuildError;
+
 /// The target every component is built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -27,12 +29,13 @@ const HOST_ONLY_ENV: [&str; 7] = [
 /// build script), else `cargo` on `PATH`.
 ///
 /// # Errors
-/// When cargo cannot be run or the build fails (cargo has printed why).
+/// [`BuildError::Tool`] when cargo cannot be run; [`BuildError::Failed`] when the build fails
+/// (cargo has printed why).
 pub fn cargo_build(
     project_dir: &Path,
     packages: &[&str],
     target_dir: &Path,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, BuildError> {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args([
         "build",
@@ -49,15 +52,18 @@ pub fn cargo_build(
     for var in HOST_ONLY_ENV {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo (is Rust installed?): {e}"))?;
+    let status = cmd.status().map_err(|e| {
+        BuildError::Tool(format!(
+            "cannot run cargo ({e}): building Rust plugins needs Rust (https://rustup.rs) \
+                 with the {WASM_TARGET} target"
+        ))
+    })?;
     if !status.success() {
-        return Err(format!(
+        return Err(BuildError::Failed(format!(
             "cargo build of {} failed (see above); if the target is missing: rustup target \
              add {WASM_TARGET}",
             project_dir.display()
-        ));
+        )));
     }
     Ok(target_dir.join(WASM_TARGET).join("release"))
 }
@@ -67,24 +73,35 @@ pub fn cargo_build(
 /// `<project_dir>/target`; several plugins that share one compile their dependencies once.
 ///
 /// # Errors
-/// As [`cargo_build`], and when `Cargo.toml` names no package or the component cannot be
-/// copied to `out`.
+/// [`BuildError::Project`] when `Cargo.toml` names no package; [`BuildError::Io`] when it
+/// cannot be read or the component cannot be copied to `out`; otherwise as [`cargo_build`].
 pub fn build_component(
     project_dir: &Path,
     target_dir: Option<&Path>,
     out: &Path,
-) -> Result<(), String> {
+) -> Result<(), BuildError> {
     let target_dir = target_dir.map_or_else(|| project_dir.join("target"), Path::to_path_buf);
     let manifest = project_dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let text = std::fs::read_to_string(&manifest).map_err(BuildError::io("read", &manifest))?;
     let crate_name = package_name(&text)
-        .ok_or_else(|| format!("{} has no package name", manifest.display()))?
+        .ok_or_else(|| {
+            BuildError::Project(format!(
+                "{} has no package name (`name = \"...\"` under [package])",
+                manifest.display()
+            ))
+        })?
         .replace('-', "_");
     let release = cargo_build(project_dir, &[], &target_dir)?;
     let built = release.join(format!("{crate_name}.wasm"));
-    std::fs::copy(&built, out)
-        .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), out.display()))?;
+    if !built.is_file() {
+        return Err(BuildError::Project(format!(
+            "cargo built {} but not {}: a plugin is a `cdylib` whose library keeps the package's \
+             name",
+            project_dir.display(),
+            built.display()
+        )));
+    }
+    std::fs::copy(&built, out).map_err(BuildError::io("write", out))?;
     Ok(())
 }
 
@@ -116,6 +133,7 @@ mod tests {
     fn a_folder_without_cargo_toml_is_reported_before_cargo_runs() {
         let dir = tempfile::tempdir().unwrap();
         let err = build_component(dir.path(), None, &dir.path().join("x.wasm")).unwrap_err();
-        assert!(err.contains("Cargo.toml"), "{err}");
+        assert!(matches!(err, BuildError::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("Cargo.toml"), "{err}");
     }
 }
