@@ -9,10 +9,10 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::BuildError;
 
@@ -119,9 +119,13 @@ pub fn build_component(
     tracing::debug!(node = %node_version, "found Node.js");
     let installed_tools = ensure_tools(tools_dir)?;
 
-    let stage = Stage::new()?;
-    let src = stage.path.join("src");
-    let wit = stage.path.join("wit");
+    // Removed when dropped, whichever way the build ends.
+    let stage = tempfile::Builder::new()
+        .prefix("vessel-jsbuild-")
+        .tempdir()
+        .map_err(BuildError::io("create", &std::env::temp_dir()))?;
+    let src = stage.path().join("src");
+    let wit = stage.path().join("wit");
     create_dir(&wit)?;
     write(&wit.join("types.wit"), WIT_TYPES)?;
     write(&wit.join("processor.wit"), WIT_PROCESSOR)?;
@@ -144,10 +148,10 @@ pub fn build_component(
     write(&src.join(SDK_FILE), SDK)?;
     // Makes Node treat the plugin's `.js` files as ES modules when the driver checks them.
     write(&src.join("package.json"), "{ \"type\": \"module\" }\n")?;
-    tracing::debug!(modules = modules.len(), stage = %stage.path.display(), "plugin staged");
+    tracing::debug!(modules = modules.len(), stage = %stage.path().display(), "plugin staged");
 
-    let component = stage.path.join("component.wasm");
-    let summary = stage.path.join("build.json");
+    let component = stage.path().join("component.wasm");
+    let summary = stage.path().join("build.json");
     tracing::info!(
         plugin = %plugin_dir.display(), world,
         "building JavaScript component with componentize-js (tens of seconds)"
@@ -396,31 +400,6 @@ fn collect_modules(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, BuildError> {
     Ok(out)
 }
 
-/// A temporary directory, removed when dropped.
-struct Stage {
-    path: PathBuf,
-}
-
-impl Stage {
-    fn new() -> Result<Stage, BuildError> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("vessel-jsbuild-{}-{nanos:09}", std::process::id()));
-        create_dir(&path)?;
-        Ok(Stage { path })
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir_all(&self.path) {
-            tracing::debug!(stage = %self.path.display(), error = %e, "could not remove build directory");
-        }
-    }
-}
-
 fn create_dir(path: &Path) -> Result<(), BuildError> {
     fs::create_dir_all(path).map_err(BuildError::io("create", path))
 }
@@ -429,14 +408,20 @@ fn write(path: &Path, contents: &str) -> Result<(), BuildError> {
     fs::write(path, contents).map_err(BuildError::io("write", path))
 }
 
-/// Writes through a temporary file and a rename, so that `out` is never a partial component.
+/// Writes through a temporary file beside `out` and a rename, so that `out` is never a partial
+/// component.
 fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_dir(dir)?;
-    }
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(BuildError::io("write", &tmp))?;
-    fs::rename(&tmp, out).map_err(BuildError::io("write", out))
+    let dir = match out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    create_dir(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(BuildError::io("write", out))?;
+    tmp.write_all(bytes)
+        .map_err(BuildError::io("write", tmp.path()))?;
+    tmp.persist(out)
+        .map_err(|e| BuildError::io("write", out)(e.error))?;
+    Ok(())
 }
 
 /// The last `lines` lines of a process's stderr, then stdout when stderr is empty.

@@ -28,11 +28,11 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crate::BuildError;
 
@@ -126,9 +126,6 @@ pub struct PyComponent {
     /// Whether it came from the cache (no componentize-py run).
     pub reused: bool,
 }
-
-/// How long a build lock may be held before another process treats it as abandoned.
-const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
 
 /// Serialises builds within the process (each one is CPU-heavy anyway).
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
@@ -275,7 +272,7 @@ fn build(
         return Ok((bytes, true));
     }
     create_dir(cache_dir)?;
-    let _across_processes = FileLock::acquire(&cache_dir.join("python-build.lock"))?;
+    let _across_processes = BuildLock::acquire(&cache_dir.join("python-build.lock"))?;
     // Another process may have built it while this one waited for the lock.
     if let Some(bytes) = read_cached(&cached)? {
         return Ok((bytes, true));
@@ -303,17 +300,20 @@ fn build(
         "building the Python component with componentize-py {} (about 20 s; the result is cached)",
         tool.version
     );
-    let stage = cache_dir
-        .join("python-build")
-        .join(format!("{name}-{key}-{}", std::process::id()));
-    let result = componentize(&tool, name, world, &stage, app);
-    let _ = fs::remove_dir_all(&stage);
-    let bytes = result?;
+    let stages = cache_dir.join("python-build");
+    create_dir(&stages)?;
+    let stage = tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(&stages)
+        .map_err(BuildError::io("create a folder in", &stages))?;
+    let bytes = componentize(&tool, name, world, stage.path(), app)?;
     create_dir(&out_dir)?;
-    let tmp = out_dir.join(format!("{name}-{key}.wasm.tmp{}", std::process::id()));
-    fs::write(&tmp, &bytes)
-        .and_then(|()| fs::rename(&tmp, &cached))
-        .map_err(BuildError::io("write", &cached))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&out_dir).map_err(BuildError::io("write", &out_dir))?;
+    tmp.write_all(&bytes)
+        .map_err(BuildError::io("write", tmp.path()))?;
+    tmp.persist(&cached)
+        .map_err(|e| BuildError::io("write", &cached)(e.error))?;
     prune(&out_dir, name, KEPT_PER_NAME);
     tracing::info!(
         plugin = name,
@@ -385,7 +385,6 @@ fn componentize(
     stage: &Path,
     app: &[(String, Vec<u8>)],
 ) -> Result<Vec<u8>, BuildError> {
-    let _ = fs::remove_dir_all(stage);
     let write = |rel: &str, bytes: &[u8]| -> Result<(), BuildError> {
         let path = stage.join(rel);
         if let Some(parent) = path.parent() {
@@ -593,44 +592,29 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, BuildError> {
     Ok(tool)
 }
 
-/// A lock file held while building; removed on drop. A lock older than [`STALE_LOCK`] is
-/// taken over (its process is assumed gone).
-struct FileLock(PathBuf);
-
-impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock, BuildError> {
-        let mut announced = false;
-        loop {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(_) => return Ok(FileLock(path.to_path_buf())),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    let age = fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok());
-                    if age.is_some_and(|a| a > STALE_LOCK) {
-                        let _ = fs::remove_file(path);
-                        continue;
-                    }
-                    if !announced {
-                        tracing::info!(lock = %path.display(), "waiting for another process building a Python component");
-                        announced = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                }
-                Err(e) => return Err(BuildError::io("create", path)(e)),
-            }
-        }
-    }
+/// An exclusive lock on a file, held while building. The system releases it when the file is
+/// closed, also when the process dies, so an interrupted build leaves no stale lock behind.
+struct BuildLock {
+    _file: fs::File,
 }
 
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+impl BuildLock {
+    fn acquire(path: &Path) -> Result<BuildLock, BuildError> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(BuildError::io("create", path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                tracing::info!(lock = %path.display(), "waiting for another process building a Python component");
+                file.lock().map_err(BuildError::io("lock", path))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(BuildError::io("lock", path)(e)),
+        }
+        Ok(BuildLock { _file: file })
     }
 }
 
@@ -663,6 +647,7 @@ fn cache_key(tool_version: &str, world: PyWorld, app: &[(String, Vec<u8>)]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_key_covers_version_world_paths_and_contents() {
@@ -713,6 +698,20 @@ mod tests {
         files.sort();
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["pkg/mod.py", "processor.py", "vendor/lib/dep.py"]);
+    }
+
+    #[test]
+    fn the_build_lock_excludes_others_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build.lock");
+        let held = BuildLock::acquire(&path).unwrap();
+        let other = fs::File::options().write(true).open(&path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        other.try_lock().unwrap();
     }
 
     #[test]
