@@ -32,15 +32,17 @@ fn main() {
     // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out.
     let target = out.ancestors().nth(4).unwrap_or(&out).to_path_buf();
 
-    for dir in [
+    // The Python SDK's templates and tests are not part of py_calc: only its two modules.
+    for path in [
         "plugins",
         "sdk/rust",
-        "sdk/python",
+        "sdk/python/vessel_plugin.py",
+        "sdk/python/vessel_functions.py",
         "wit",
         "host/core/src",
         "host/expr/src",
     ] {
-        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=VESSEL_SKIP_BUILTINS");
     println!("cargo:rerun-if-env-changed={}", python::COMPONENTIZE_PY_ENV);
