@@ -22,7 +22,8 @@
 //! use std::path::Path;
 //! use vessel_plugin_build::{BuildError, python};
 //!
-//! let built = python::build_component(Path::new("/tmp/vessel-cache"), "add_vat", Path::new("add_vat"))?;
+//! let cache = std::env::temp_dir().join("vessel-cache");
+//! let built = python::build_component(&cache, "add_vat", Path::new("add_vat"))?;
 //! std::fs::write("add_vat.wasm", &built.bytes).expect("writable");
 //! println!("{} component, {} bytes", built.world.name(), built.bytes.len());
 //! # Ok::<(), BuildError>(())
