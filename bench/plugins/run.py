@@ -83,7 +83,8 @@ def newer(target: pathlib.Path, sources) -> bool:
 
 def componentize_py() -> str | None:
     """componentize-py as `vessel` finds it: VESSEL_COMPONENTIZE_PY, PATH, the venv vessel
-    creates in its cache folder, or target/py-tools (a venv some checkouts keep there)."""
+    creates in its cache folder, the venv building Vessel creates under target/ (for py_calc),
+    or target/py-tools (a venv some checkouts keep there)."""
     env = os.environ.get("VESSEL_COMPONENTIZE_PY")
     if env:
         return env
@@ -93,6 +94,7 @@ def componentize_py() -> str | None:
     cache = os.environ.get("VESSEL_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vessel")
     for cand in (pathlib.Path(cache) / "python-tools/bin/componentize-py",
+                 ROOT / "target/py-builtins/python-tools/bin/componentize-py",
                  ROOT / "target/py-tools/bin/componentize-py"):
         if cand.is_file():
             return str(cand)
@@ -101,7 +103,7 @@ def componentize_py() -> str | None:
 
 def build_python_direct(project: pathlib.Path, out: pathlib.Path) -> None:
     """Stages the plugin, the SDK and the WIT files and runs componentize-py with the flags
-    of host/engine/src/pybuild.rs."""
+    of host/plugin-build/src/python.rs."""
     tool = componentize_py()
     if tool is None:
         raise RuntimeError("no componentize-py (set VESSEL_COMPONENTIZE_PY or put it on PATH)")

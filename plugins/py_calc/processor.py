@@ -1,6 +1,6 @@
 """Entry module of the py_calc component (componentize-py looks the exports up here).
 
-Build (what the `vessel` binary does on first use, see host/engine/src/pybuild.rs):
+Build (what building Vessel does, see host/builtins/build.rs and host/plugin-build):
 
     componentize-py -d wit -w processor-plugin componentize --stub-wasi \\
         -p plugins/py_calc -p sdk/python processor -o py_calc.wasm

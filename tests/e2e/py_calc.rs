@@ -1,9 +1,9 @@
 //! Capillaries `py_calc` test against both baselines: the Python calculations run in the
 //! built-in py_calc plugin (a componentize-py component), the Go-expression twin natively.
 //!
-//! The first run builds the py_calc component with componentize-py (found through
-//! `VESSEL_COMPONENTIZE_PY`, `PATH`, or installed into a virtual environment) and compiles it;
-//! both are cached in `target/<profile>/e2e-cache`, so later runs take seconds.
+//! The py_calc component is built with the `vessel` binary and embedded in it; the first run
+//! compiles it to native code (7-20 s), cached in `target/<profile>/e2e-cache`, so later runs
+//! take seconds.
 
 use crate::support::{s, write_params};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ fn script_dir() -> PathBuf {
     vessel_tests::project_root().join("tests/conformance/py_calc")
 }
 
-/// Components (the Python build and the compiled code) survive across test runs here.
+/// Compiled components survive across test runs here.
 fn cache_dir() -> PathBuf {
     vessel_tests::vessel_bin()
         .parent()

@@ -4,11 +4,11 @@
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vessel_core::{FieldType, RowSet, Schema, Value};
-use vessel_engine::pybuild::PyWorld;
+use vessel_plugin_build::python::PyWorld;
 use vessel_wasm::{Limits, OpenArgs, WasmConfig, WasmHost};
 
 include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
@@ -272,21 +272,22 @@ fn build(dir: &Path, target_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     let started = Instant::now();
     eprintln!("building {} ({}) ...", dir.display(), lang.dir());
     match lang {
-        Lang::Rust => build_rust(dir, target_dir.as_deref(), &out)?,
+        Lang::Rust => vessel_plugin_build::rust::build_component(dir, target_dir.as_deref(), &out)?,
         Lang::Js => {
-            let built = vessel_engine::jsbuild::build_js_component(
+            let built = vessel_plugin_build::js::build_component(
                 dir,
                 None,
                 &tools_dir().join("js-tools"),
                 &out,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             eprintln!("{} component", built.world);
         }
         Lang::Python => {
-            let built =
-                vessel_engine::pybuild::python_component(&tools_dir(), &cache_name(&name), dir)
-                    .map_err(anyhow::Error::msg)?;
+            let built = vessel_plugin_build::python::build_component(
+                &tools_dir(),
+                &cache_name(&name),
+                dir,
+            )?;
             write_atomically(&out, &built.bytes)?;
             eprintln!(
                 "{} component{}",
@@ -339,44 +340,6 @@ fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// A path made absolute against the current folder (it need not exist yet).
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
-}
-
-fn build_rust(dir: &Path, target_dir: Option<&Path>, out: &Path) -> anyhow::Result<()> {
-    let target_dir = target_dir.map_or_else(|| dir.join("target"), Path::to_path_buf);
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .context("cannot run cargo (is Rust installed?)")?;
-    if !status.success() {
-        bail!(
-            "cargo build failed (see above); if the target is missing: rustup target add \
-             wasm32-wasip2"
-        );
-    }
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))?;
-    let crate_name = manifest
-        .lines()
-        .find_map(|l| {
-            let l = l.trim();
-            let v = l.strip_prefix("name")?.trim_start().strip_prefix('=')?;
-            Some(v.trim().trim_matches('"').replace('-', "_"))
-        })
-        .context("Cargo.toml has no package name")?;
-    let built = target_dir.join(format!("wasm32-wasip2/release/{crate_name}.wasm"));
-    std::fs::copy(&built, out)
-        .with_context(|| format!("cannot copy {} to {}", built.display(), out.display()))?;
-    Ok(())
 }
 
 // ---- test --------------------------------------------------------------------------------

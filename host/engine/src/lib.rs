@@ -28,19 +28,16 @@
 //! # let _ = run_id; Ok(()) }
 //! ```
 
-mod content_key;
 mod deps;
 mod engine;
 mod error;
 pub mod files;
-pub mod jsbuild;
 pub mod liveness;
 mod lookup_cache;
 pub mod metrics;
 mod nodes;
 pub mod plugins;
 pub mod progress;
-pub mod pybuild;
 mod scripts;
 pub mod status;
 pub mod worker;

@@ -8,8 +8,8 @@
 //!
 //! A node names its processor in `custom_proc_type`. The component is, in this order:
 //! 1. the file named by `p.component` (relative to the script's folder);
-//! 2. a built-in plugin of that name (`tag_and_denormalize`, or `py_calc`, which is built with
-//!    componentize-py the first time it is used and cached);
+//! 2. a built-in plugin of that name (`tag_and_denormalize`, `py_calc`: components built with
+//!    Vessel and embedded in the binary, see `vessel-builtins`);
 //! 3. `<plugin dir>/<name>.wasm` or `<plugin dir>/<name>/component.wasm`, the plugin dir
 //!    being `VESSEL_PLUGIN_DIR` or `plugins/` beside the script.
 //!
@@ -26,9 +26,6 @@ use vessel_wasm::{
     FunctionInstance, FunctionPlugin, Limits, OpenArgs, ProcessorInstance, ProcessorPlugin,
     WasmConfig, WasmHost,
 };
-
-/// The built-in Python processor: a componentize-py component built on first use.
-pub const PY_CALC: &str = "py_calc";
 
 /// Key of the `p` section naming a component file.
 pub const COMPONENT_KEY: &str = "component";
@@ -237,21 +234,6 @@ impl Plugins {
             let path = base_dir.join(path);
             return self.load_file(&path);
         }
-        if proc_type == PY_CALC {
-            // Built the first time it is needed (componentize-py), then cached on disk.
-            return self.cached(format!("builtin:{proc_type}"), || {
-                let cache = self
-                    .host
-                    .config()
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(|| std::env::temp_dir().join("vessel-cache"));
-                let bytes = crate::pybuild::py_calc_component(&cache)?;
-                self.host
-                    .load_processor(proc_type, &bytes)
-                    .map_err(|e| e.to_string())
-            });
-        }
         if let Some(bytes) = vessel_builtins::get(proc_type) {
             return self.cached(format!("builtin:{proc_type}"), || {
                 self.host
@@ -269,11 +251,7 @@ impl Plugins {
                 return self.load_file(c);
             }
         }
-        let builtins: Vec<&str> = vessel_builtins::BUILTINS
-            .iter()
-            .map(|b| b.name)
-            .chain([PY_CALC])
-            .collect();
+        let builtins: Vec<&str> = vessel_builtins::BUILTINS.iter().map(|b| b.name).collect();
         Err(format!(
             "no processor '{proc_type}': it is not built in ({}), not in {} or {}, and the node \
              has no p.{COMPONENT_KEY} path",

@@ -8,15 +8,16 @@
 //! * `functions.py`: functions for expressions (`function-plugin`), with
 //!   `sdk/python/vessel_functions.py`: `Functions = vessel_functions.export(f, g)`.
 //!
-//! [`python_component`] turns such a folder into component bytes, and [`py_calc_component`]
-//! does the same for the built-in `py_calc` plugin, whose sources are embedded in the binary
-//! (as are the SDK and the WIT files), so that neither needs the repository at run time.
+//! [`build_component`] turns such a folder into component bytes. The SDK and the WIT files
+//! are compiled into this crate, so a build does not need the repository. The built-in
+//! `py_calc` plugin is built this way by `vessel-builtins`' build script and embedded in the
+//! binary.
 //!
 //! Building takes about 20 s and gives an 18-20 MB component, so the result is cached in
 //! `<cache_dir>/python/<name>-<key>.wasm`, the key being a hash of every input: the sources,
-//! the SDK, the WIT files, the world, the build flags and componentize-py's version. Only the
-//! first use builds; later ones read the file. The [`KEPT_PER_NAME`] most recently used
-//! components of each name are kept.
+//! the SDK, the WIT files, the world, the build flags and componentize-py's version. A build
+//! whose inputs did not change reads that file and does not run componentize-py. The
+//! [`KEPT_PER_NAME`] most recently used components of each name are kept.
 //!
 //! componentize-py is, in this order: the executable named by `VESSEL_COMPONENTIZE_PY`;
 //! `componentize-py` on `PATH`; or a virtual environment this module creates in
@@ -25,12 +26,15 @@
 //! serialised within the process and, through a lock file, across processes sharing the cache
 //! directory.
 
+use std::ffi::OsString;
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
+
+use crate::BuildError;
 
 /// The componentize-py release Vessel's Python SDK is written against.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -112,7 +116,7 @@ impl PyWorld {
     }
 }
 
-/// What [`python_component`] produced.
+/// What [`build_component`] produced.
 #[derive(Debug)]
 pub struct PyComponent {
     /// The world the component targets.
@@ -123,79 +127,76 @@ pub struct PyComponent {
     pub reused: bool,
 }
 
-const PY_CALC_FILES: [(&str, &str); 2] = [
-    (
-        "processor.py",
-        include_str!("../../../plugins/py_calc/processor.py"),
-    ),
-    (
-        "py_calc.py",
-        include_str!("../../../plugins/py_calc/py_calc.py"),
-    ),
-];
-
-/// How long a build lock may be held before another process treats it as abandoned.
-const STALE_LOCK: Duration = Duration::from_secs(15 * 60);
-
 /// Serialises builds within the process (each one is CPU-heavy anyway).
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
-/// The component of the built-in `py_calc` plugin, built on first use and cached in
-/// `cache_dir`.
-///
-/// # Errors
-/// A message saying what to install when componentize-py cannot be found or installed, or
-/// componentize-py's own output when the build fails.
-pub fn py_calc_component(cache_dir: &Path) -> Result<Vec<u8>, String> {
-    let files: Vec<(String, Vec<u8>)> = PY_CALC_FILES
-        .iter()
-        .map(|(p, text)| (p.to_string(), text.as_bytes().to_vec()))
-        .collect();
-    build(cache_dir, "py_calc", PyWorld::Processor, &files).map(|(bytes, _)| bytes)
-}
-
 /// The component of the Python plugin whose sources are in `source_dir`, built with the
-/// Python SDK on first use and cached in `cache_dir`. The entry module says the world:
-/// `processor.py` (a processor) or `functions.py` (functions for expressions). `name`
-/// (`[a-z0-9_-]+`) names the cached file and the log lines.
+/// Python SDK, or read from `cache_dir` when an earlier build had the same inputs. The entry
+/// module says the world: `processor.py` (a processor) or `functions.py` (functions for
+/// expressions). `name` (`[a-z0-9_-]+`) names the cached file and the log lines.
 ///
 /// Every file below `source_dir` is staged and part of the cache key, except hidden files
 /// and folders, `__pycache__`, `tests`, `.pyc` and `.wasm` files (the component built into
 /// the folder), and `vendor/sdk` and `vendor/wit` (the copies `vessel plugin new` makes of
-/// the SDK and the WIT package: the build uses the ones built into this binary).
+/// the SDK and the WIT package: the build uses the ones compiled into this crate).
 ///
 /// # Errors
-/// When `source_dir` cannot be read or has no entry module, or both; otherwise as
-/// [`py_calc_component`].
-pub fn python_component(
+/// [`BuildError::Io`] when `source_dir` cannot be read; otherwise as
+/// [`build_component_from_files`].
+pub fn build_component(
     cache_dir: &Path,
     name: &str,
     source_dir: &Path,
-) -> Result<PyComponent, String> {
+) -> Result<PyComponent, BuildError> {
     let mut files = Vec::new();
     collect_sources(source_dir, source_dir, &mut files)?;
+    component_of(cache_dir, name, &source_dir.display().to_string(), &files)
+}
+
+/// As [`build_component`], from the plugin's files given as (path relative to the plugin's
+/// folder, with `/` between folders; contents) rather than read from a folder.
+///
+/// # Errors
+/// [`BuildError::Project`] when the files have no entry module or both, or the name is not
+/// `[a-z0-9_-]+`; [`BuildError::Tool`], saying what to install, when componentize-py cannot
+/// be found or installed; [`BuildError::Failed`] with componentize-py's output when it rejects
+/// the sources; [`BuildError::Io`] when the cache cannot be read or written.
+pub fn build_component_from_files(
+    cache_dir: &Path,
+    name: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<PyComponent, BuildError> {
+    component_of(cache_dir, name, "its sources", files)
+}
+
+/// Builds `files`; `origin` says where they came from in messages.
+fn component_of(
+    cache_dir: &Path,
+    name: &str,
+    origin: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<PyComponent, BuildError> {
     let has = |w: PyWorld| files.iter().any(|(p, _)| p == w.entry_file());
     let world = match (has(PyWorld::Processor), has(PyWorld::Functions)) {
         (true, false) => PyWorld::Processor,
         (false, true) => PyWorld::Functions,
         (true, true) => {
-            return Err(format!(
-                "Python plugin '{name}': {} has both processor.py and functions.py; a component \
-                 is either a processor or functions, so move one of them to a plugin of its own",
-                source_dir.display()
-            ));
+            return Err(BuildError::Project(format!(
+                "Python plugin '{name}': {origin} has both processor.py and functions.py; a \
+                 component is either a processor or functions, so move one of them to a plugin \
+                 of its own"
+            )));
         }
         (false, false) => {
-            return Err(format!(
-                "Python plugin '{name}': {} has no processor.py or functions.py; one of them \
-                 exports the component: processor.py for a processor (`Processor, Instance = \
-                 vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
-                 vessel_functions.export(f, g)`)",
-                source_dir.display()
-            ));
+            return Err(BuildError::Project(format!(
+                "Python plugin '{name}': {origin} has no processor.py or functions.py; one of \
+                 them exports the component: processor.py for a processor (`Processor, Instance \
+                 = vessel_plugin.export(MyPlugin)`), functions.py for functions (`Functions = \
+                 vessel_functions.export(f, g)`)"
+            )));
         }
     };
-    let (bytes, reused) = build(cache_dir, name, world, &files)?;
+    let (bytes, reused) = build(cache_dir, name, world, files)?;
     Ok(PyComponent {
         world,
         bytes,
@@ -207,15 +208,13 @@ fn collect_sources(
     root: &Path,
     dir: &Path,
     out: &mut Vec<(String, Vec<u8>)>,
-) -> Result<(), String> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+) -> Result<(), BuildError> {
+    let entries = fs::read_dir(dir).map_err(BuildError::io("read", dir))?;
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let entry = entry.map_err(BuildError::io("read", dir))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let kind = entry.file_type().map_err(BuildError::io("read", &path))?;
         if kind.is_dir() {
             let vendored = dir == root.join("vendor") && (name == "sdk" || name == "wit");
             if name.starts_with('.') || name == "__pycache__" || name == "tests" || vendored {
@@ -225,13 +224,12 @@ fn collect_sources(
         } else if !name.ends_with(".pyc") && !name.ends_with(".wasm") && !name.starts_with('.') {
             let rel = path
                 .strip_prefix(root)
-                .map_err(|_| format!("{} is outside {}", path.display(), root.display()))?
+                .unwrap_or(&path)
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            let bytes =
-                fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes = fs::read(&path).map_err(BuildError::io("read", &path))?;
             out.push((rel, bytes));
         }
     }
@@ -250,19 +248,19 @@ fn build(
     name: &str,
     world: PyWorld,
     app: &[(String, Vec<u8>)],
-) -> Result<(Vec<u8>, bool), String> {
+) -> Result<(Vec<u8>, bool), BuildError> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     {
-        return Err(format!(
+        return Err(BuildError::Project(format!(
             "Python plugin name '{name}': use only a-z, 0-9, '_' and '-'"
-        ));
+        )));
     }
     let _in_process = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
-    let tool = find_tool(cache_dir)?;
+    let tool = find_tool(std::env::var_os(COMPONENTIZE_PY_ENV), cache_dir)?;
     let version = tool
         .as_ref()
         .map_or(COMPONENTIZE_PY_VERSION, |t| t.version.as_str());
@@ -274,7 +272,7 @@ fn build(
         return Ok((bytes, true));
     }
     create_dir(cache_dir)?;
-    let _across_processes = FileLock::acquire(&cache_dir.join("python-build.lock"))?;
+    let _across_processes = BuildLock::acquire(&cache_dir.join("python-build.lock"))?;
     // Another process may have built it while this one waited for the lock.
     if let Some(bytes) = read_cached(&cached)? {
         return Ok((bytes, true));
@@ -299,20 +297,23 @@ fn build(
     tracing::info!(
         plugin = name,
         world = world.name(),
-        "building the Python component with componentize-py {} (first use only; about 20 s)",
+        "building the Python component with componentize-py {} (about 20 s; the result is cached)",
         tool.version
     );
-    let stage = cache_dir
-        .join("python-build")
-        .join(format!("{name}-{key}-{}", std::process::id()));
-    let result = componentize(&tool, name, world, &stage, app);
-    let _ = fs::remove_dir_all(&stage);
-    let bytes = result?;
+    let stages = cache_dir.join("python-build");
+    create_dir(&stages)?;
+    let stage = tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(&stages)
+        .map_err(BuildError::io("create a folder in", &stages))?;
+    let bytes = componentize(&tool, name, world, stage.path(), app)?;
     create_dir(&out_dir)?;
-    let tmp = out_dir.join(format!("{name}-{key}.wasm.tmp{}", std::process::id()));
-    fs::write(&tmp, &bytes)
-        .and_then(|()| fs::rename(&tmp, &cached))
-        .map_err(|e| format!("cannot write {}: {e}", cached.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&out_dir).map_err(BuildError::io("write", &out_dir))?;
+    tmp.write_all(&bytes)
+        .map_err(BuildError::io("write", tmp.path()))?;
+    tmp.persist(&cached)
+        .map_err(|e| BuildError::io("write", &cached)(e.error))?;
     prune(&out_dir, name, KEPT_PER_NAME);
     tracing::info!(
         plugin = name,
@@ -325,7 +326,7 @@ fn build(
 }
 
 /// Reads a cached component, marking it as recently used for [`prune`].
-fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, String> {
+fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, BuildError> {
     match fs::read(path) {
         Ok(bytes) => {
             // Best effort: a read-only cache still works, it only prunes by build time.
@@ -336,12 +337,12 @@ fn read_cached(path: &Path) -> Result<Option<Vec<u8>>, String> {
             Ok(Some(bytes))
         }
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(BuildError::io("read", path)(e)),
     }
 }
 
-fn create_dir(dir: &Path) -> Result<(), String> {
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+fn create_dir(dir: &Path) -> Result<(), BuildError> {
+    fs::create_dir_all(dir).map_err(BuildError::io("create", dir))
 }
 
 /// Whether `file` is a cached component of plugin `name`: `<name>-<32 hex digits>.wasm`.
@@ -383,14 +384,13 @@ fn componentize(
     world: PyWorld,
     stage: &Path,
     app: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, String> {
-    let _ = fs::remove_dir_all(stage);
-    let write = |rel: &str, bytes: &[u8]| -> Result<(), String> {
+) -> Result<Vec<u8>, BuildError> {
+    let write = |rel: &str, bytes: &[u8]| -> Result<(), BuildError> {
         let path = stage.join(rel);
         if let Some(parent) = path.parent() {
             create_dir(parent)?;
         }
-        fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        fs::write(&path, bytes).map_err(BuildError::io("write", &path))
     };
     for (rel, bytes) in app {
         write(&format!("app/{rel}"), bytes)?;
@@ -418,15 +418,15 @@ fn componentize(
         .args(["-p", "app", "-p", "sdk", world.app_module(), "-o"])
         .arg(format!("{name}.wasm"))
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", tool.path.display()))?;
+        .map_err(|e| BuildError::Tool(format!("cannot run {}: {e}", tool.path.display())))?;
     if !run.status.success() {
-        return Err(format!(
+        return Err(BuildError::Failed(format!(
             "componentize-py could not build the Python plugin '{name}' ({}):\n{}",
             run.status,
             output_tail(&run)
-        ));
+        )));
     }
-    let bytes = fs::read(&output).map_err(|e| format!("cannot read {}: {e}", output.display()))?;
+    let bytes = fs::read(&output).map_err(BuildError::io("read", &output))?;
     tracing::info!(
         plugin = name,
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
@@ -451,16 +451,18 @@ fn output_tail(out: &Output) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// componentize-py from the environment variable, `PATH` or an earlier virtual environment;
-/// `None` when there is none yet.
-fn find_tool(cache_dir: &Path) -> Result<Option<Tool>, String> {
-    if let Some(path) = std::env::var_os(COMPONENTIZE_PY_ENV).filter(|p| !p.is_empty()) {
+/// componentize-py from the environment variable (its value is `from_env`), `PATH` or an
+/// earlier virtual environment; `None` when there is none yet.
+fn find_tool(from_env: Option<OsString>, cache_dir: &Path) -> Result<Option<Tool>, BuildError> {
+    if let Some(path) = from_env.filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
         return version_of(&path).map(Some).map_err(|e| {
-            format!(
-                "{COMPONENTIZE_PY_ENV}={} does not run componentize-py: {e}",
+            BuildError::Tool(format!(
+                "{COMPONENTIZE_PY_ENV}={} does not run componentize-py: {e}; install \
+                 componentize-py {COMPONENTIZE_PY_VERSION} and set {COMPONENTIZE_PY_ENV} to its \
+                 path, or unset it",
                 path.display()
-            )
+            ))
         });
     }
     if let Some(path) = on_path("componentize-py") {
@@ -526,7 +528,7 @@ fn venv_bin(venv: &Path, exe: &str) -> PathBuf {
 }
 
 /// Creates `<cache_dir>/python-tools` and installs the pinned componentize-py into it.
-fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
+fn install_tool(cache_dir: &Path) -> Result<Tool, BuildError> {
     let venv = tools_dir(cache_dir);
     let how = format!(
         "Python plugins (such as py_calc) are built with componentize-py \
@@ -538,7 +540,7 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
     );
     let _ = fs::remove_dir_all(&venv);
     let started = Instant::now();
-    tracing::info!(path = %venv.display(), "installing componentize-py {COMPONENTIZE_PY_VERSION} into a virtual environment (first use only)");
+    tracing::info!(path = %venv.display(), "installing componentize-py {COMPONENTIZE_PY_VERSION} into a virtual environment (once)");
     let python = if cfg!(windows) { "python" } else { "python3" };
     let made = Command::new(python)
         .arg("-m")
@@ -546,14 +548,16 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
         .arg(&venv)
         .output()
         .map_err(|e| {
-            format!("{how}, but `{python}` could not be run ({e}): install Python 3.10 or later")
+            BuildError::Tool(format!(
+                "{how}, but `{python}` could not be run ({e}): install Python 3.10 or later"
+            ))
         })?;
     if !made.status.success() {
-        return Err(format!(
+        return Err(BuildError::Tool(format!(
             "{how}, but `{python} -m venv` failed (on Debian or Ubuntu, install the \
              python3-venv package):\n{}",
             output_tail(&made)
-        ));
+        )));
     }
     let pip = Command::new(venv_bin(&venv, "python"))
         .args([
@@ -565,18 +569,21 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
         ])
         .arg(format!("componentize-py=={COMPONENTIZE_PY_VERSION}"))
         .output()
-        .map_err(|e| format!("{how}, but pip could not be run: {e}"))?;
+        .map_err(|e| BuildError::Tool(format!("{how}, but pip could not be run: {e}")))?;
     if !pip.status.success() {
-        return Err(format!(
+        return Err(BuildError::Tool(format!(
             "{how}, but `pip install componentize-py=={COMPONENTIZE_PY_VERSION}` failed (is \
              PyPI reachable?):\n{}",
             output_tail(&pip)
-        ));
+        )));
     }
-    let tool = version_of(&venv_bin(&venv, "componentize-py"))
-        .map_err(|e| format!("{how}, but the installed componentize-py does not run: {e}"))?;
-    fs::write(venv.join(READY_MARK), &tool.version)
-        .map_err(|e| format!("cannot write in {}: {e}", venv.display()))?;
+    let tool = version_of(&venv_bin(&venv, "componentize-py")).map_err(|e| {
+        BuildError::Tool(format!(
+            "{how}, but the installed componentize-py does not run: {e}"
+        ))
+    })?;
+    let mark = venv.join(READY_MARK);
+    fs::write(&mark, &tool.version).map_err(BuildError::io("write", &mark))?;
     tracing::info!(
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "componentize-py {} installed",
@@ -585,44 +592,29 @@ fn install_tool(cache_dir: &Path) -> Result<Tool, String> {
     Ok(tool)
 }
 
-/// A lock file held while building; removed on drop. A lock older than [`STALE_LOCK`] is
-/// taken over (its process is assumed gone).
-struct FileLock(PathBuf);
-
-impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock, String> {
-        let mut announced = false;
-        loop {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(_) => return Ok(FileLock(path.to_path_buf())),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    let age = fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok());
-                    if age.is_some_and(|a| a > STALE_LOCK) {
-                        let _ = fs::remove_file(path);
-                        continue;
-                    }
-                    if !announced {
-                        tracing::info!(lock = %path.display(), "waiting for another process building a Python component");
-                        announced = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                }
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-            }
-        }
-    }
+/// An exclusive lock on a file, held while building. The system releases it when the file is
+/// closed, also when the process dies, so an interrupted build leaves no stale lock behind.
+struct BuildLock {
+    _file: fs::File,
 }
 
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+impl BuildLock {
+    fn acquire(path: &Path) -> Result<BuildLock, BuildError> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(BuildError::io("create", path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                tracing::info!(lock = %path.display(), "waiting for another process building a Python component");
+                file.lock().map_err(BuildError::io("lock", path))?;
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(BuildError::io("lock", path)(e)),
+        }
+        Ok(BuildLock { _file: file })
     }
 }
 
@@ -655,6 +647,7 @@ fn cache_key(tool_version: &str, world: PyWorld, app: &[(String, Vec<u8>)]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_key_covers_version_world_paths_and_contents() {
@@ -708,17 +701,50 @@ mod tests {
     }
 
     #[test]
+    fn the_build_lock_excludes_others_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build.lock");
+        let held = BuildLock::acquire(&path).unwrap();
+        let other = fs::File::options().write(true).open(&path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        other.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_componentize_py_named_by_the_environment_must_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-componentize-py");
+        let err = find_tool(Some(missing.into_os_string()), dir.path())
+            .err()
+            .expect("a missing executable is an error, not a reason to install one");
+        assert!(matches!(err, BuildError::Tool(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(COMPONENTIZE_PY_ENV), "{text}");
+        assert!(text.contains("install componentize-py 0.25.1"), "{text}");
+    }
+
+    #[test]
     fn a_source_dir_needs_exactly_one_entry_module() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("app.py"), "x").unwrap();
-        let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
-        assert!(err.contains("has no processor.py or functions.py"), "{err}");
+        let err = build_component(dir.path(), "mine", dir.path()).unwrap_err();
+        assert!(matches!(err, BuildError::Project(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("has no processor.py or functions.py"),
+            "{err}"
+        );
         assert_eq!(PyWorld::of_dir(dir.path()), None);
         fs::write(dir.path().join("processor.py"), "x").unwrap();
         fs::write(dir.path().join("functions.py"), "x").unwrap();
-        let err = python_component(dir.path(), "mine", dir.path()).unwrap_err();
+        let err = build_component(dir.path(), "mine", dir.path()).unwrap_err();
         assert!(
-            err.contains("has both processor.py and functions.py"),
+            err.to_string()
+                .contains("has both processor.py and functions.py"),
             "{err}"
         );
         fs::remove_file(dir.path().join("processor.py")).unwrap();
@@ -758,7 +784,6 @@ mod tests {
 
     #[test]
     fn the_embedded_sources_are_complete() {
-        assert!(PY_CALC_FILES[0].1.contains("vessel_plugin.export(PyCalc)"));
         assert!(SDK_FILE.1.contains("def export(cls)"));
         assert!(FUNCTIONS_SDK_FILE.1.contains("def export(*functions)"));
         assert!(FUNCTIONS_SDK_FILE.1.contains("import vessel_plugin"));

@@ -4,15 +4,17 @@
 //! `functions({...})` from the SDK (`sdk/js/vessel-plugin.js`). Building it needs Node.js and
 //! npm on the machine; componentize-js (which embeds the StarlingMonkey engine) is installed
 //! once into a tools directory and reused, and so are built components whose inputs did not
-//! change. The WIT package, the SDK and the Node driver are compiled into the `vessel` binary,
-//! so a build works anywhere, not only inside the repository.
+//! change. The WIT package, the SDK and the Node driver are compiled into this crate (and so
+//! into the `vessel` binary), so a build works anywhere, not only inside the repository.
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::BuildError;
 
 /// The componentize-js release builds are made with.
 pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
@@ -37,7 +39,7 @@ const BUILDS_DIR: &str = "builds";
 /// Built components kept in [`BUILDS_DIR`]; older ones are removed (about 12 MB each).
 const BUILDS_KEPT: usize = 16;
 
-/// What [`build_js_component`] produced.
+/// What [`build_component`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsComponent {
     /// The world the component targets: `processor-plugin` or `function-plugin`.
@@ -57,7 +59,7 @@ pub struct JsComponent {
 /// * `world`: `processor-plugin` or `function-plugin` (also accepted fully qualified, as
 ///   `vessel:plugin/processor-plugin@0.1.0`); `None` takes the one `index.js` defines. A world
 ///   that differs from what `index.js` defines fails the build.
-/// * `tools_dir`: where componentize-js is installed on first use (`npm install --prefix`,
+/// * `tools_dir`: where componentize-js is installed by the first build (`npm install --prefix`,
 ///   about 385 MB) and found afterwards, and where the last built components are kept by a hash
 ///   of their inputs (plugin modules, SDK, WIT, world, componentize-js version): building
 ///   unchanged sources again copies the earlier component without running Node.js. Two builds
@@ -68,23 +70,25 @@ pub struct JsComponent {
 /// the plugin keeps, so that the component always carries the SDK of this `vessel`.
 ///
 /// # Errors
-/// A message saying what to do: no `index.js`, an unknown world, Node.js or npm missing or too
-/// old, the installation failing, `index.js` failing to load or defining the wrong world, or
-/// componentize-js rejecting the module (its output included).
-pub fn build_js_component(
+/// [`BuildError::Project`] when there is no `index.js` or the world is unknown;
+/// [`BuildError::Tool`] when Node.js or npm is missing or too old, or installing
+/// componentize-js fails; [`BuildError::Failed`], with the end of the output, when `index.js`
+/// fails to load, defines another world, or componentize-js rejects it; [`BuildError::Io`]
+/// when a file cannot be read or written.
+pub fn build_component(
     plugin_dir: &Path,
     world: Option<&str>,
     tools_dir: &Path,
     out: &Path,
-) -> Result<JsComponent, String> {
+) -> Result<JsComponent, BuildError> {
     let started = Instant::now();
     let index = plugin_dir.join("index.js");
     if !index.is_file() {
-        return Err(format!(
+        return Err(BuildError::Project(format!(
             "{} has no index.js: a JavaScript plugin's entry module is index.js, which does \
              `export default processor({{...}})` or `export default functions({{...}})`",
             plugin_dir.display()
-        ));
+        )));
     }
     let world = match world {
         Some(w) => normalize_world(w)?,
@@ -115,9 +119,13 @@ pub fn build_js_component(
     tracing::debug!(node = %node_version, "found Node.js");
     let installed_tools = ensure_tools(tools_dir)?;
 
-    let stage = Stage::new()?;
-    let src = stage.path.join("src");
-    let wit = stage.path.join("wit");
+    // Removed when dropped, whichever way the build ends.
+    let stage = tempfile::Builder::new()
+        .prefix("vessel-jsbuild-")
+        .tempdir()
+        .map_err(BuildError::io("create", &std::env::temp_dir()))?;
+    let src = stage.path().join("src");
+    let wit = stage.path().join("wit");
     create_dir(&wit)?;
     write(&wit.join("types.wit"), WIT_TYPES)?;
     write(&wit.join("processor.wit"), WIT_PROCESSOR)?;
@@ -126,7 +134,7 @@ pub fn build_js_component(
         if let Some(dir) = path.parent() {
             create_dir(dir)?;
         }
-        fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        fs::write(&path, bytes).map_err(BuildError::io("write", &path))?;
     }
     if let Ok(own) = fs::read_to_string(plugin_dir.join(SDK_FILE))
         && own != SDK
@@ -140,10 +148,10 @@ pub fn build_js_component(
     write(&src.join(SDK_FILE), SDK)?;
     // Makes Node treat the plugin's `.js` files as ES modules when the driver checks them.
     write(&src.join("package.json"), "{ \"type\": \"module\" }\n")?;
-    tracing::debug!(modules = modules.len(), stage = %stage.path.display(), "plugin staged");
+    tracing::debug!(modules = modules.len(), stage = %stage.path().display(), "plugin staged");
 
-    let component = stage.path.join("component.wasm");
-    let summary = stage.path.join("build.json");
+    let component = stage.path().join("component.wasm");
+    let summary = stage.path().join("build.json");
     tracing::info!(
         plugin = %plugin_dir.display(), world,
         "building JavaScript component with componentize-js (tens of seconds)"
@@ -157,35 +165,30 @@ pub fn build_js_component(
         .current_dir(&src)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
+        .map_err(|e| BuildError::Tool(format!("cannot run node: {e}")))?;
     if !output.status.success() {
         // Messages name the staged copies; point at the plugin's own files instead.
         let staged = format!("{}{}", src.display(), std::path::MAIN_SEPARATOR);
         let own = format!("{}{}", plugin_dir.display(), std::path::MAIN_SEPARATOR);
-        return Err(format!(
+        return Err(BuildError::Failed(format!(
             "building {} failed:\n{}",
             plugin_dir.display(),
             tail(&output, 40)
                 .replace(&format!("file://{staged}"), &own)
                 .replace(&staged, &own)
-        ));
+        )));
     }
     let summary = fs::read_to_string(&summary).map_err(|e| {
-        format!(
+        BuildError::Failed(format!(
             "the build of {} wrote no summary ({e}); its output:\n{}",
             plugin_dir.display(),
             tail(&output, 40)
-        )
+        ))
     })?;
-    let summary: serde_json::Value =
-        serde_json::from_str(&summary).map_err(|e| format!("unreadable build summary: {e}"))?;
+    let summary: serde_json::Value = serde_json::from_str(&summary)
+        .map_err(|e| BuildError::Failed(format!("unreadable build summary: {e}")))?;
     let built_world = summary["world"].as_str().unwrap_or_default().to_string();
-    let bytes = fs::read(&component).map_err(|e| {
-        format!(
-            "cannot read the built component {}: {e}",
-            component.display()
-        )
-    })?;
+    let bytes = fs::read(&component).map_err(BuildError::io("read", &component))?;
     write_atomically(out, &bytes)?;
     remember(&builds, &cached, &built_world, &bytes);
     let took = started.elapsed();
@@ -255,16 +258,16 @@ fn remember(builds: &Path, cached: &Path, world: &str, bytes: &[u8]) {
 }
 
 /// `processor-plugin` or `function-plugin`, from a short or fully qualified world name.
-fn normalize_world(world: &str) -> Result<&'static str, String> {
+fn normalize_world(world: &str) -> Result<&'static str, BuildError> {
     let short = world.strip_prefix("vessel:plugin/").unwrap_or(world);
     let short = short.split_once('@').map_or(short, |(w, _)| w);
     match short {
         "processor-plugin" => Ok("processor-plugin"),
         "function-plugin" => Ok("function-plugin"),
-        _ => Err(format!(
+        _ => Err(BuildError::Project(format!(
             "unknown world `{world}`: a JavaScript plugin targets processor-plugin or \
              function-plugin (vessel:plugin/...@0.1.0)"
-        )),
+        ))),
     }
 }
 
@@ -278,28 +281,28 @@ fn program(name: &str) -> String {
 }
 
 /// Runs `<name> --version`, with a message saying what to install when it is missing.
-fn tool_version(name: &str) -> Result<String, String> {
+fn tool_version(name: &str) -> Result<String, BuildError> {
     match Command::new(program(name))
         .arg("--version")
         .stdin(Stdio::null())
         .output()
     {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
-        Ok(o) => Err(format!(
+        Ok(o) => Err(BuildError::Tool(format!(
             "`{name} --version` failed ({}): {}",
             o.status,
             String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(format!(
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(BuildError::Tool(format!(
             "`{name}` was not found on PATH: building JavaScript plugins needs Node.js \
              {MIN_NODE_MAJOR} or later with npm (https://nodejs.org); install it and try again"
-        )),
-        Err(e) => Err(format!("cannot run `{name}`: {e}")),
+        ))),
+        Err(e) => Err(BuildError::Tool(format!("cannot run `{name}`: {e}"))),
     }
 }
 
 /// Checks that Node.js is installed and recent enough; returns its version.
-fn check_node() -> Result<String, String> {
+fn check_node() -> Result<String, BuildError> {
     let v = tool_version("node")?;
     let major = v
         .trim_start_matches('v')
@@ -308,15 +311,15 @@ fn check_node() -> Result<String, String> {
         .and_then(|m| m.parse::<u32>().ok());
     match major {
         Some(m) if m >= MIN_NODE_MAJOR => Ok(v),
-        _ => Err(format!(
+        _ => Err(BuildError::Tool(format!(
             "Node.js {v} is too old: componentize-js needs Node.js {MIN_NODE_MAJOR} or later"
-        )),
+        ))),
     }
 }
 
 /// Installs componentize-js into `tools_dir` unless an earlier build did, and writes the
 /// driver there. Returns whether it installed.
-fn ensure_tools(tools_dir: &Path) -> Result<bool, String> {
+fn ensure_tools(tools_dir: &Path) -> Result<bool, BuildError> {
     create_dir(tools_dir)?;
     // Written only after a complete installation, so that an interrupted one is redone.
     let marker = tools_dir.join(format!(".vessel-componentize-js-{COMPONENTIZE_JS_VERSION}"));
@@ -344,14 +347,14 @@ fn ensure_tools(tools_dir: &Path) -> Result<bool, String> {
             ])
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run npm: {e}"))?;
+            .map_err(|e| BuildError::Tool(format!("cannot run npm: {e}")))?;
         if !output.status.success() || !package.is_file() {
-            return Err(format!(
+            return Err(BuildError::Tool(format!(
                 "installing componentize-js {COMPONENTIZE_JS_VERSION} into {} failed (is the npm \
                  registry reachable?):\n{}",
                 tools_dir.display(),
                 tail(&output, 30)
-            ));
+            )));
         }
         write(&marker, COMPONENTIZE_JS_VERSION)?;
         tracing::info!(
@@ -370,9 +373,9 @@ fn ensure_tools(tools_dir: &Path) -> Result<bool, String> {
 
 /// The `.js` and `.mjs` files under `dir` with their paths relative to it, sorted, skipping
 /// `node_modules`, hidden directories and a copy of the SDK (which the build supplies).
-fn collect_modules(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<(), String> {
-        let err = |e: io::Error| format!("cannot read {}: {e}", dir.display());
+fn collect_modules(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, BuildError> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<(), BuildError> {
+        let err = |e| BuildError::io("read", dir)(e);
         for entry in fs::read_dir(dir).map_err(err)? {
             let entry = entry.map_err(err)?;
             let path = entry.path();
@@ -382,8 +385,7 @@ fn collect_modules(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
                     walk(root, &path, out)?;
                 }
             } else if matches!(path.extension().and_then(OsStr::to_str), Some("js" | "mjs")) {
-                let bytes =
-                    fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let bytes = fs::read(&path).map_err(BuildError::io("read", &path))?;
                 let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
                 if rel != Path::new(SDK_FILE) {
                     out.push((rel, bytes));
@@ -398,47 +400,28 @@ fn collect_modules(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     Ok(out)
 }
 
-/// A temporary directory, removed when dropped.
-struct Stage {
-    path: PathBuf,
+fn create_dir(path: &Path) -> Result<(), BuildError> {
+    fs::create_dir_all(path).map_err(BuildError::io("create", path))
 }
 
-impl Stage {
-    fn new() -> Result<Stage, String> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("vessel-jsbuild-{}-{nanos:09}", std::process::id()));
-        create_dir(&path)?;
-        Ok(Stage { path })
-    }
+fn write(path: &Path, contents: &str) -> Result<(), BuildError> {
+    fs::write(path, contents).map_err(BuildError::io("write", path))
 }
 
-impl Drop for Stage {
-    fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir_all(&self.path) {
-            tracing::debug!(stage = %self.path.display(), error = %e, "could not remove build directory");
-        }
-    }
-}
-
-fn create_dir(path: &Path) -> Result<(), String> {
-    fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
-}
-
-fn write(path: &Path, contents: &str) -> Result<(), String> {
-    fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Writes through a temporary file and a rename, so that `out` is never a partial component.
-fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), String> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_dir(dir)?;
-    }
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))
+/// Writes through a temporary file beside `out` and a rename, so that `out` is never a partial
+/// component.
+fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let dir = match out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    create_dir(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(BuildError::io("write", out))?;
+    tmp.write_all(bytes)
+        .map_err(BuildError::io("write", tmp.path()))?;
+    tmp.persist(out)
+        .map_err(|e| BuildError::io("write", out)(e.error))?;
+    Ok(())
 }
 
 /// The last `lines` lines of a process's stderr, then stdout when stderr is empty.
@@ -459,24 +442,26 @@ mod tests {
 
     #[test]
     fn worlds_are_normalized() {
-        assert_eq!(normalize_world("processor-plugin"), Ok("processor-plugin"));
         assert_eq!(
-            normalize_world("vessel:plugin/function-plugin@0.1.0"),
-            Ok("function-plugin")
+            normalize_world("processor-plugin").unwrap(),
+            "processor-plugin"
         );
-        assert!(
-            normalize_world("http-proxy")
-                .unwrap_err()
-                .contains("processor-plugin")
+        assert_eq!(
+            normalize_world("vessel:plugin/function-plugin@0.1.0").unwrap(),
+            "function-plugin"
         );
+        let err = normalize_world("http-proxy").unwrap_err();
+        assert!(matches!(err, BuildError::Project(_)), "{err:?}");
+        assert!(err.to_string().contains("processor-plugin"), "{err}");
     }
 
     #[test]
     fn a_directory_without_index_js_is_rejected_before_node_runs() {
         let dir = tempfile::tempdir().unwrap();
-        let err = build_js_component(dir.path(), None, dir.path(), &dir.path().join("x.wasm"))
-            .unwrap_err();
-        assert!(err.contains("has no index.js"), "{err}");
+        let err =
+            build_component(dir.path(), None, dir.path(), &dir.path().join("x.wasm")).unwrap_err();
+        assert!(matches!(err, BuildError::Project(_)), "{err:?}");
+        assert!(err.to_string().contains("has no index.js"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The one cache-key hash of the engine's build caches: SHA-256 over length-prefixed parts.
+//! The one cache-key hash of the build caches: SHA-256 over length-prefixed parts.
 
 use sha2::{Digest, Sha256};
 
