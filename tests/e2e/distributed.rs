@@ -235,8 +235,10 @@ async fn sigterm_during_a_batch_exits_within_the_grace_period() {
         .wait_exit(Duration::from_secs(15))
         .unwrap_or_else(|| panic!("no exit 15 s after SIGTERM:\n{}", leaving.log_text()));
     assert!(status.success(), "{status}\n{}", leaving.log_text());
+    // The grace period bounds the wait for batches in progress; the rest is leaving (a
+    // generous margin, the machine may be busy).
     assert!(
-        sent.elapsed() < Duration::from_secs(7),
+        sent.elapsed() < Duration::from_secs(10),
         "exit took {:?} with a 5 s grace period",
         sent.elapsed()
     );
