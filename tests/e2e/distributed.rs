@@ -394,3 +394,85 @@ async fn run_history_and_stop_run_work_with_the_shared_queue() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SIGTERM while a batch runs longer than the grace period: the daemon does not wait for it,
+/// exits 0 after the grace period and hands the batch back; another daemon takes it over once
+/// the leaving daemon's lease expires (here the batch spins in a plugin until the plugin's time
+/// limit, so the second attempt fails too and the run ends failed).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_hands_back_a_batch_that_outlasts_the_grace_period() {
+    let broker = Broker::new("handback");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "n\n1\n").unwrap();
+    let component = vessel_wasm_artifacts::FUNCTIONS.replace('\\', "/");
+    let script = dir.path().join("spin.json");
+    std::fs::write(
+        &script,
+        format!(
+            r#"{{"functions": {{"t": "{component}"}},
+  "nodes": {{"load": {{"type": "file_table",
+      "r": {{"urls": ["in.csv"], "csv": {{"hdr_line_idx": 0, "first_data_line_idx": 1}},
+        "columns": {{"col_n": {{"csv": {{"col_hdr": "n", "col_format": "%d"}}, "col_type": "int"}}}}}},
+      "w": {{"name": "t", "fields": {{"n": {{"expression": "t.spin(r.col_n)", "type": "int"}}}}}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let logs = dir.path().join("logs");
+    let flags = [
+        "--workers",
+        "1",
+        "--grace-period",
+        "1",
+        "--plugin-timeout-ms",
+        "8000",
+    ];
+    let mut first = Daemon::start(&broker, &data, &logs, &flags);
+    let run = start_run(&broker, &data, &script, None, "handback", None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !in_progress(&batches(&data, "handback", run, "load").await)
+        .iter()
+        .any(|(_, i)| *i == first.instance)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the batch never started:\n{}",
+            first.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = Instant::now();
+    first.signal("TERM");
+    let status = first
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", first.log_text()));
+    assert!(status.success(), "{status}\n{}", first.log_text());
+    // Waiting for the batch would have taken the plugin's 8 s time limit.
+    assert!(
+        sent.elapsed() < Duration::from_secs(7),
+        "exit took {:?}: the daemon waited for the batch instead of handing it back",
+        sent.elapsed()
+    );
+    assert!(
+        first
+            .log_text()
+            .contains("did not finish within the grace period"),
+        "{}",
+        first.log_text()
+    );
+    let second = Daemon::start(&broker, &data, &logs, &flags);
+    let (code, out, err) = wait(&data, "handback", run, false);
+    assert_eq!(code, Some(1), "{out}\n{err}\n{}", second.log_text());
+    assert!(out.contains("did not finish within 8 s"), "{out}");
+    let ev = batches(&data, "handback", run, "load").await;
+    let starts: Vec<&str> = ev
+        .iter()
+        .filter(|e| e.status == vessel_store::NodeStatus::Start)
+        .map(|e| e.instance.as_str())
+        .collect();
+    assert_eq!(
+        starts,
+        [first.instance.as_str(), second.instance.as_str()],
+        "taken over by the second daemon: {ev:?}"
+    );
+}
