@@ -7,6 +7,7 @@ use crate::cluster::{
 use crate::support::{assert_same_file, reference_run};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use vessel_store::NodeStatus;
 
 fn lookup_compare(dir: &Path) {
     let base = vessel_tests::capillaries_data().join("out/lookup");
@@ -138,6 +139,7 @@ fn lookup_multi_run_through_two_daemons_matches_baselines() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemon_killed_mid_node_loses_nothing() {
     let reference = reference_run(crate::workload::setup, "crash");
+    let mut interrupted = 0;
     for (i, at) in [2usize, 17, 33].into_iter().enumerate() {
         let broker = Broker::new(&format!("kill{i}"));
         let dir = tempfile::tempdir().unwrap();
@@ -178,23 +180,31 @@ async fn a_daemon_killed_mid_node_loses_nothing() {
             &dir.path().join("out/enriched.csv"),
         );
         crate::workload::assert_rows(&data, "crash", run).await;
-        // The killed daemon's unfinished batch was redone by the survivor.
+        // Every batch the killed daemon left unfinished was done by the survivor.
         let ev = batches(&data, "crash", run, "enrich").await;
-        let redone = ev
+        let left: Vec<i32> = ev
             .iter()
-            .filter(|e| e.instance == dead.instance && e.status == vessel_store::NodeStatus::Start)
-            .any(|e| {
-                ev.iter().any(|o| {
-                    o.batch_idx == e.batch_idx
-                        && o.instance == daemons[0].instance
-                        && o.status == vessel_store::NodeStatus::Success
+            .filter(|e| e.instance == dead.instance && e.status == NodeStatus::Start)
+            .map(|e| e.batch_idx)
+            .filter(|b| {
+                !ev.iter().any(|o| {
+                    o.batch_idx == *b && o.instance == dead.instance && o.status.is_terminal()
                 })
-            });
-        assert!(
-            redone,
-            "kill at {at}: no batch of the killed daemon was redone"
-        );
+            })
+            .collect();
+        for b in &left {
+            assert!(
+                ev.iter().any(|o| o.batch_idx == *b
+                    && o.instance == daemons[0].instance
+                    && o.status == NodeStatus::Success),
+                "kill at {at}: batch {b} of the killed daemon was not redone: {ev:?}"
+            );
+        }
+        interrupted += usize::from(!left.is_empty());
     }
+    // The kill lands while the daemon holds a batch (it was seen holding one a moment before);
+    // a batch finishing in that moment could spare one kill, not all three.
+    assert!(interrupted > 0, "no kill interrupted a batch");
 }
 
 /// SIGTERM while a daemon holds a batch: it finishes or hands back the batch within the grace
@@ -283,10 +293,7 @@ async fn bad_batches_fail_once_and_bad_messages_are_dead_lettered() {
     // Nothing comes back for it later.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let ev = batches(&data, "bad", run, "load").await;
-    let fails = ev
-        .iter()
-        .filter(|e| e.status == vessel_store::NodeStatus::Fail)
-        .count();
+    let fails = ev.iter().filter(|e| e.status == NodeStatus::Fail).count();
     assert_eq!(fails, 1, "{ev:?}");
     assert_eq!(ev.len(), 2, "one start and one fail: {ev:?}");
 
@@ -381,8 +388,7 @@ async fn run_history_and_stop_run_work_with_the_shared_queue() {
         let ev = batches(&data, "cmds", run, "load").await;
         if !ev.is_empty() {
             assert!(
-                ev.iter()
-                    .all(|e| e.status == vessel_store::NodeStatus::StopReceived),
+                ev.iter().all(|e| e.status == NodeStatus::StopReceived),
                 "{ev:?}"
             );
             break;
@@ -467,7 +473,7 @@ async fn sigterm_hands_back_a_batch_that_outlasts_the_grace_period() {
     let ev = batches(&data, "handback", run, "load").await;
     let starts: Vec<&str> = ev
         .iter()
-        .filter(|e| e.status == vessel_store::NodeStatus::Start)
+        .filter(|e| e.status == NodeStatus::Start)
         .map(|e| e.instance.as_str())
         .collect();
     assert_eq!(
