@@ -31,13 +31,13 @@ pub struct BackendArgs {
     #[arg(long, env = "VESSEL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Storage URL: `sqlite:DIR` (default: the data directory).
-    #[arg(long, env = "VESSEL_STORE", value_name = "URL")]
+    #[arg(long, env = "VESSEL_STORE", value_name = "URL", hide_env_values = true)]
     pub store: Option<String>,
     /// Short for `--store sqlite:DIR` (env VESSEL_DATA_DIR).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Queue URL: `memory` (this process only) or `amqp://user:pass@host:port/vhost`.
-    #[arg(long, env = "VESSEL_QUEUE", value_name = "URL")]
+    #[arg(long, env = "VESSEL_QUEUE", value_name = "URL", hide_env_values = true)]
     pub queue: Option<String>,
     /// Prefix of the broker's queue and exchange names, so that several installations can
     /// share one broker (default: vessel).
