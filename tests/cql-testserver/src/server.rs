@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,6 +25,7 @@ struct Prepared {
 }
 
 struct Shared {
+    accepted: AtomicU64,
     engine: Mutex<Engine>,
     prepared: Mutex<HashMap<Vec<u8>, Arc<Prepared>>>,
 }
@@ -49,6 +51,7 @@ pub struct TestServer {
     drops: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
     accept: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl TestServer {
@@ -68,6 +71,7 @@ impl TestServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            accepted: AtomicU64::new(0),
             engine: Mutex::new(Engine::new()),
             prepared: Mutex::new(HashMap::new()),
         });
@@ -75,7 +79,7 @@ impl TestServer {
         let (shutdown, _) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(
             listener,
-            shared,
+            shared.clone(),
             drops.clone(),
             shutdown.subscribe(),
         ));
@@ -85,12 +89,18 @@ impl TestServer {
             drops,
             shutdown,
             accept,
+            shared,
         })
     }
 
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many connections the server has accepted since it started (reconnections included).
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
     }
 
     /// Closes every connection open right now, once; the server keeps accepting new ones and
@@ -120,6 +130,7 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     debug!(%peer, "connection accepted");
+                    shared.accepted.fetch_add(1, Ordering::Relaxed);
                     let conn = Connection {
                         shared: shared.clone(),
                         keyspace: None,

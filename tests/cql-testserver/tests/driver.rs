@@ -14,6 +14,11 @@ static KEYSPACE_SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A server, a session connected to it with default settings, and a fresh keyspace.
 async fn setup() -> (TestServer, Session, String) {
+    // `RUST_LOG=warn` shows what the driver and the server log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let server = TestServer::start().await.expect("server starts");
     let session = SessionBuilder::new()
         .known_node_addr(server.addr())
@@ -693,6 +698,7 @@ async fn the_driver_reconnects_after_dropped_connections() {
         .execute_unpaged(&insert, (1i32, "before"))
         .await
         .unwrap();
+    let accepted_before = server.connections_accepted();
     server.drop_connections();
     // The driver notices the closed connections and opens new ones; requests in between may
     // fail, then succeed again.
@@ -709,6 +715,10 @@ async fn the_driver_reconnects_after_dropped_connections() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(ok, "the driver never reconnected");
+    assert!(
+        server.connections_accepted() > accepted_before,
+        "the driver opened new connections"
+    );
     let got: Vec<(String,)> =
         rows(&session, &format!("SELECT v FROM {ks}.t WHERE k = 1"), ()).await;
     assert_eq!(
