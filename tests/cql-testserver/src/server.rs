@@ -160,7 +160,16 @@ async fn read_frame(stream: &mut TcpStream) -> Result<Option<(Header, Vec<u8>)>,
     let mut head = [0u8; frame::HEADER_LEN];
     match stream.read_exact(&mut head).await {
         Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(CqlError::protocol(format!("read failed: {e}"))),
     }
     let header = Header::parse(&head)?;
