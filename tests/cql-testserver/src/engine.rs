@@ -38,6 +38,8 @@ type Cell = Option<Vec<u8>>;
 type Row = Vec<Cell>;
 /// A partition's position in the ring: its token, then its serialized key.
 type PartitionKey = (i64, Vec<u8>);
+/// The rows of one partition, by clustering order key.
+type Partition = BTreeMap<Vec<u8>, Row>;
 /// A row's place: its partition, then its clustering key.
 type Location = (PartitionKey, Vec<u8>);
 /// Named, typed columns.
@@ -54,7 +56,7 @@ pub struct Table {
     pub pk: Vec<usize>,
     /// Indexes of the clustering columns.
     pub ck: Vec<usize>,
-    partitions: BTreeMap<PartitionKey, BTreeMap<Vec<u8>, Row>>,
+    partitions: BTreeMap<PartitionKey, Partition>,
 }
 
 impl Table {
@@ -560,6 +562,14 @@ impl Restrictions {
 
     /// The partitions to visit, in ring order.
     fn partitions(&self, table: &Table) -> Vec<PartitionKey> {
+        self.partition_iter(table).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// The partitions to visit with their rows, in ring order, visited lazily.
+    fn partition_iter<'t>(
+        &self,
+        table: &'t Table,
+    ) -> Box<dyn Iterator<Item = (&'t PartitionKey, &'t Partition)> + 't> {
         if self.pk_complete() {
             let mut keys: Vec<Vec<&[u8]>> = vec![Vec::new()];
             for vals in self.pk_values.iter().flatten() {
@@ -574,32 +584,30 @@ impl Restrictions {
                     })
                     .collect();
             }
-            let mut out: Vec<PartitionKey> = keys
-                .iter()
-                .map(|k| table.partition_key(k))
-                .filter(|k| table.partitions.contains_key(k))
-                .collect();
+            let mut out: Vec<PartitionKey> = keys.iter().map(|k| table.partition_key(k)).collect();
             out.sort();
             out.dedup();
-            out
+            Box::new(
+                out.into_iter()
+                    .filter_map(move |k| table.partitions.get_key_value(&k)),
+            )
         } else {
             let low = match self.token_low {
                 Bound::Included(t) => Bound::Included((t, Vec::new())),
-                Bound::Excluded(t) if t == i64::MAX => return Vec::new(),
+                Bound::Excluded(t) if t == i64::MAX => return Box::new(std::iter::empty()),
                 Bound::Excluded(t) => Bound::Included((t + 1, Vec::new())),
                 Bound::Unbounded => Bound::Unbounded,
             };
-            table
-                .partitions
-                .range((low, Bound::Unbounded))
-                .map(|(k, _)| k)
-                .take_while(|k| match self.token_high {
-                    Bound::Included(t) => k.0 <= t,
-                    Bound::Excluded(t) => k.0 < t,
-                    Bound::Unbounded => true,
-                })
-                .cloned()
-                .collect()
+            let high = self.token_high;
+            Box::new(
+                table.partitions.range((low, Bound::Unbounded)).take_while(
+                    move |(k, _)| match high {
+                        Bound::Included(t) => k.0 <= t,
+                        Bound::Excluded(t) => k.0 < t,
+                        Bound::Unbounded => true,
+                    },
+                ),
+            )
         }
     }
 }
@@ -1144,6 +1152,22 @@ impl Engine {
         session: &mut Option<String>,
         local_ip: IpAddr,
     ) -> Result<Outcome, CqlError> {
+        self.execute_with_budget(st, values, session, local_ip, usize::MAX)
+    }
+
+    /// Executes a statement; a SELECT stops after `budget` rows (the server asks for what the
+    /// requested page needs, plus one to know whether more follow).
+    ///
+    /// # Errors
+    /// A CQL error for anything invalid or outside the supported subset.
+    pub fn execute_with_budget(
+        &mut self,
+        st: &Statement,
+        values: &[BoundValue],
+        session: &mut Option<String>,
+        local_ip: IpAddr,
+        budget: usize,
+    ) -> Result<Outcome, CqlError> {
         let binder = Binder { values };
         match st {
             Statement::CreateKeyspace {
@@ -1465,12 +1489,10 @@ impl Engine {
                 };
                 let mut rows = Vec::new();
                 let mut count: i64 = 0;
-                'outer: for pk in r.partitions(t) {
-                    let Some(part) = t.partitions.get(&pk) else {
-                        continue;
-                    };
+                let limit = limit.min(budget);
+                'outer: for (pk, part) in r.partition_iter(t) {
                     for row in part.values() {
-                        if !r.row_matches(t, &pk, row)? {
+                        if !r.row_matches(t, pk, row)? {
                             continue;
                         }
                         if *selection == Selection::Count {
@@ -1480,7 +1502,7 @@ impl Engine {
                         if rows.len() >= limit {
                             break 'outer;
                         }
-                        rows.push(project(t, selection, &pk, row)?);
+                        rows.push(project(t, selection, pk, row)?);
                     }
                 }
                 if *selection == Selection::Count {

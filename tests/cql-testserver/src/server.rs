@@ -347,11 +347,16 @@ impl Connection {
         params: &QueryParams,
         mut keyspace: Option<String>,
     ) -> Result<(u8, Vec<u8>), CqlError> {
-        let outcome = self.shared.engine().execute(
+        let budget = match params.page_size {
+            Some(n) => page_offset(params)?.saturating_add(n).saturating_add(1),
+            None => usize::MAX,
+        };
+        let outcome = self.shared.engine().execute_with_budget(
             statement,
             &params.values,
             &mut keyspace,
             self.local_ip,
+            budget,
         )?;
         if let Outcome::SetKeyspace(ks) = &outcome {
             self.keyspace = Some(ks.clone());
@@ -521,21 +526,26 @@ fn result_body(outcome: Outcome, params: &QueryParams) -> Result<Vec<u8>, CqlErr
     Ok(out)
 }
 
+/// How many rows earlier pages returned, from the paging state.
+fn page_offset(params: &QueryParams) -> Result<usize, CqlError> {
+    match &params.paging_state {
+        Some(state) => {
+            let b: [u8; 8] = state
+                .as_slice()
+                .try_into()
+                .map_err(|_| CqlError::invalid("paging state not issued by this server"))?;
+            Ok(usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX))
+        }
+        None => Ok(0),
+    }
+}
+
 /// Writes a Rows result, one page of it when the client asked for paging.
 ///
 /// The paging state is the number of rows already returned: pages are cut from the result the
 /// statement has at the time of each request.
 fn rows_body(out: &mut Vec<u8>, rows: Rows, params: &QueryParams) -> Result<(), CqlError> {
-    let offset = match &params.paging_state {
-        Some(state) => {
-            let b: [u8; 8] = state
-                .as_slice()
-                .try_into()
-                .map_err(|_| CqlError::protocol("paging state not issued by this server"))?;
-            usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX)
-        }
-        None => 0,
-    };
+    let offset = page_offset(params)?;
     let start = offset.min(rows.rows.len());
     let end = match params.page_size {
         Some(n) => start.saturating_add(n).min(rows.rows.len()),
