@@ -299,6 +299,19 @@ struct Binder<'a> {
 impl Binder<'_> {
     fn value(&self, term: &Term, ty: &CqlType, column: &str) -> Result<Val, CqlError> {
         match term {
+            Term::Now => {
+                if *ty != CqlType::Timestamp {
+                    return Err(CqlError::invalid(format!(
+                        "toTimestamp(now()) is a timestamp but column {column} is {}",
+                        ty.name()
+                    )));
+                }
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                Ok(Val::Set(ms.to_be_bytes().to_vec()))
+            }
             Term::Literal(l) => Ok(match l.encode(ty, column)? {
                 Some(b) => Val::Set(b),
                 None => Val::Null,
@@ -349,7 +362,9 @@ impl Binder<'_> {
                     "Invalid null or unset list for IN on {column}"
                 ))),
             },
-            Term::Literal(_) => Err(CqlError::invalid(format!("IN on {column} needs a list"))),
+            Term::Literal(_) | Term::Now => {
+                Err(CqlError::invalid(format!("IN on {column} needs a list")))
+            }
         }
     }
 }
@@ -1006,7 +1021,7 @@ impl Engine {
                         }
                     }
                 }
-                Term::Literal(_) => {}
+                Term::Literal(_) | Term::Now => {}
             }
         };
         let empty = |result| Analysis {

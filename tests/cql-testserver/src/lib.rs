@@ -38,8 +38,10 @@
 //!
 //! * `CREATE KEYSPACE [IF NOT EXISTS] ks WITH replication = {...}`, `DROP KEYSPACE [IF EXISTS]`,
 //!   `USE`.
-//! * `CREATE TABLE [IF NOT EXISTS]` with `PRIMARY KEY ((partition columns), clustering columns)`
-//!   and no table options; `DROP TABLE [IF EXISTS]`. Column types: `bigint`, `int`, `smallint`,
+//! * `CREATE TABLE [IF NOT EXISTS]` with `PRIMARY KEY ((partition columns), clustering columns)`;
+//!   `WITH` options that only tune storage on a cluster (`comment`, `compaction`, `caching`, ...,
+//!   and ascending `CLUSTERING ORDER`) are accepted and have no effect, the others (descending
+//!   order, a non-zero `default_time_to_live`, ...) are refused. `DROP TABLE [IF EXISTS]`. Column types: `bigint`, `int`, `smallint`,
 //!   `tinyint`, `double`, `float`, `decimal`, `text`/`varchar`, `ascii`, `boolean`, `timestamp`,
 //!   `blob`, `uuid`, `inet` (and collections in the system tables). Key columns cannot be
 //!   `decimal` or collections.
@@ -55,7 +57,8 @@
 //!   clustering columns by a prefix of `=` / `IN` then one range; anything that needs filtering
 //!   needs `ALLOW FILTERING`, as in Cassandra.
 //! * `BEGIN [UNLOGGED] BATCH ... APPLY BATCH` of non-conditional INSERT, UPDATE and DELETE.
-//! * Bind markers `?` (positional) everywhere a value goes, including `IN ?` and `LIMIT ?`.
+//! * Bind markers `?` (positional) everywhere a value goes, including `IN ?` and `LIMIT ?`;
+//!   `toTimestamp(now())` as a value of a `timestamp` column.
 //!
 //! Rows come back in Cassandra's order: by the Murmur3 token of the partition key (see
 //! [`token`]), then by clustering columns (ascending). Without TTLs, timestamps or tombstones

@@ -23,6 +23,8 @@ pub enum Term {
     Marker(usize),
     /// `( t1, t2, ... )`
     List(Vec<Term>),
+    /// `toTimestamp(now())`: the server's clock when the statement runs.
+    Now,
 }
 
 /// A comparison operator.
@@ -690,9 +692,7 @@ impl Parser {
         }
         self.sym(")")?;
         if self.eat_kw("with") {
-            return Err(CqlError::syntax(
-                "table options (WITH ...) are not supported by this test server",
-            ));
+            self.table_options()?;
         }
         let (partition_key, clustering) =
             key.ok_or_else(|| CqlError::invalid("a table needs a PRIMARY KEY"))?;
@@ -703,6 +703,64 @@ impl Parser {
             partition_key,
             clustering,
         })
+    }
+
+    /// Table options: those that only tune storage on a real cluster are accepted and have no
+    /// effect here; those that would change what reads return are refused.
+    fn table_options(&mut self) -> Result<(), CqlError> {
+        const STORAGE_ONLY: [&str; 14] = [
+            "comment",
+            "compaction",
+            "compression",
+            "caching",
+            "gc_grace_seconds",
+            "bloom_filter_fp_chance",
+            "speculative_retry",
+            "additional_write_policy",
+            "read_repair",
+            "crc_check_chance",
+            "memtable_flush_period_in_ms",
+            "min_index_interval",
+            "max_index_interval",
+            "default_time_to_live",
+        ];
+        loop {
+            if self.eat_kw("clustering") {
+                self.kw("order")?;
+                self.kw("by")?;
+                self.sym("(")?;
+                loop {
+                    self.ident()?;
+                    if self.eat_kw("desc") {
+                        return Err(CqlError::syntax(
+                            "CLUSTERING ORDER ... DESC is not supported by this test server",
+                        ));
+                    }
+                    self.eat_kw("asc");
+                    if !self.eat_sym(",") {
+                        break;
+                    }
+                }
+                self.sym(")")?;
+            } else {
+                let name = self.ident()?;
+                self.sym("=")?;
+                let value = self.literal()?;
+                if !STORAGE_ONLY.contains(&name.as_str()) {
+                    return Err(CqlError::syntax(format!(
+                        "table option {name} is not supported by this test server"
+                    )));
+                }
+                if name == "default_time_to_live" && value != Literal::Integer("0".into()) {
+                    return Err(CqlError::syntax(
+                        "a non-zero default_time_to_live is not supported (no TTLs here)",
+                    ));
+                }
+            }
+            if !self.eat_kw("and") {
+                return Ok(());
+            }
+        }
     }
 
     fn literal(&mut self) -> Result<Literal, CqlError> {
@@ -752,6 +810,16 @@ impl Parser {
             return Err(CqlError::syntax(
                 "named bind markers are not supported; use ?",
             ));
+        }
+        if self.is_kw("totimestamp") && matches!(self.toks.get(self.pos + 1), Some(Tok::Sym("("))) {
+            self.pos += 2;
+            if !self.eat_kw("now") {
+                return Err(self.unexpected("now() inside toTimestamp()"));
+            }
+            self.sym("(")?;
+            self.sym(")")?;
+            self.sym(")")?;
+            return Ok(Term::Now);
         }
         let lit = self.literal()?;
         if matches!(lit, Literal::Map(_)) {
@@ -1126,13 +1194,35 @@ mod tests {
     }
 
     #[test]
+    fn storage_only_table_options_are_accepted() {
+        parse(
+            "CREATE TABLE t (a int, b int, PRIMARY KEY ((a), b)) WITH comment = 'x' AND compaction = {'class': 'SizeTieredCompactionStrategy'} AND CLUSTERING ORDER BY (b ASC)",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn server_side_timestamps() {
+        let (st, _) =
+            parse("INSERT INTO wf_run_history (ts, run_id) VALUES (toTimestamp(now()), 1)")
+                .unwrap();
+        let Statement::Insert { values, .. } = st else {
+            panic!("not an insert");
+        };
+        assert_eq!(values[0], Term::Now);
+        assert!(parse("INSERT INTO t (ts) VALUES (now())").is_err());
+    }
+
+    #[test]
     fn unsupported_statements_are_syntax_errors_never_panics() {
         for q in [
             "TRUNCATE t",
             "SELECT max(a) FROM t",
             "UPDATE t SET c = c + 1 WHERE k = 1",
             "INSERT INTO t (a) VALUES (1) USING TTL 10",
-            "CREATE TABLE t (a int PRIMARY KEY) WITH comment = 'x'",
+            "CREATE TABLE t (a int PRIMARY KEY) WITH default_time_to_live = 5",
+            "CREATE TABLE t (a int, b int, PRIMARY KEY (a, b)) WITH CLUSTERING ORDER BY (b DESC)",
+            "CREATE TABLE t (a int PRIMARY KEY) WITH cdc = {'enabled': true}",
             "SELECT * FROM t ORDER BY a",
             "SELECT * FROM t WHERE a = :name",
             "'unterminated",

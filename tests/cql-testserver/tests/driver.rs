@@ -727,3 +727,41 @@ async fn the_driver_reconnects_after_dropped_connections() {
         "data survives dropped connections"
     );
 }
+
+#[tokio::test]
+async fn workflow_tables_take_server_side_timestamps_and_table_options() {
+    let (_server, session, ks) = setup().await;
+    exec(
+        &session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {ks}.wf_run_history (ts timestamp, run_id int, status tinyint, comment text, PRIMARY KEY ((run_id), status)) WITH comment = 'run history'"
+        ),
+    )
+    .await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let applied: Vec<(bool,)> = rows(
+        &session,
+        &format!(
+            "INSERT INTO {ks}.wf_run_history (ts, run_id, status, comment) VALUES (toTimestamp(now()), ?, ?, ?) IF NOT EXISTS"
+        ),
+        (1i32, 2i8, "started"),
+    )
+    .await;
+    assert_eq!(applied, vec![(true,)]);
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let got: Vec<(CqlTimestamp, i8, String)> = rows(
+        &session,
+        &format!("SELECT ts, status, comment FROM {ks}.wf_run_history WHERE run_id IN (1, 2)"),
+        (),
+    )
+    .await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0].0.0 >= before && got[0].0.0 <= after, "{got:?}");
+    assert_eq!((got[0].1, got[0].2.as_str()), (2, "started"));
+}
