@@ -24,6 +24,7 @@ pub mod opcode {
     pub const PREPARE: u8 = 0x09;
     pub const EXECUTE: u8 = 0x0A;
     pub const REGISTER: u8 = 0x0B;
+    pub const EVENT: u8 = 0x0C;
     pub const BATCH: u8 = 0x0D;
 }
 

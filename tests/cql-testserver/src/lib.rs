@@ -26,7 +26,8 @@
 //! # Protocol
 //!
 //! Native protocol v4 only: `OPTIONS`, `STARTUP` (no authentication, no compression),
-//! `REGISTER` (accepted; no events are ever pushed), `QUERY`, `PREPARE`, `EXECUTE` and `BATCH`
+//! `REGISTER` (`SCHEMA_CHANGE` events are pushed to connections that registered for them; there
+//! are never topology or status events), `QUERY`, `PREPARE`, `EXECUTE` and `BATCH`
 //! (logged or unlogged, no conditional statements). Results are Void, Rows (with metadata and
 //! paging through `page_size` / `paging_state`), SetKeyspace, Prepared (with partition-key
 //! indexes, so token-aware routing works) and SchemaChange. Errors carry their protocol codes.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -26,6 +26,8 @@ struct Prepared {
 
 struct Shared {
     accepted: AtomicU64,
+    /// `SCHEMA_CHANGE` event bodies for connections that registered for them.
+    events: broadcast::Sender<Vec<u8>>,
     engine: Mutex<Engine>,
     prepared: Mutex<HashMap<Vec<u8>, Arc<Prepared>>>,
 }
@@ -72,6 +74,7 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             accepted: AtomicU64::new(0),
+            events: broadcast::channel(256).0,
             engine: Mutex::new(Engine::new()),
             prepared: Mutex::new(HashMap::new()),
         });
@@ -134,6 +137,8 @@ async fn accept_loop(
                     let conn = Connection {
                         shared: shared.clone(),
                         keyspace: None,
+                        schema_events: false,
+                        pending_event: None,
                         local_ip: stream
                             .local_addr()
                             .map(|a| a.ip())
@@ -154,30 +159,27 @@ struct Connection {
     shared: Arc<Shared>,
     keyspace: Option<String>,
     local_ip: IpAddr,
+    /// The client registered for `SCHEMA_CHANGE` events.
+    schema_events: bool,
+    /// The `SCHEMA_CHANGE` event body of the statement just run, sent to every registered
+    /// connection once the response is written.
+    pending_event: Option<Vec<u8>>,
 }
 
-async fn read_frame(stream: &mut TcpStream) -> Result<Option<(Header, Vec<u8>)>, CqlError> {
-    let mut head = [0u8; frame::HEADER_LEN];
-    match stream.read_exact(&mut head).await {
-        Ok(_) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(CqlError::protocol(format!("read failed: {e}"))),
+/// Takes one whole frame off the front of `buf`, if it holds one.
+fn next_frame(buf: &mut Vec<u8>) -> Result<Option<(Header, Vec<u8>)>, CqlError> {
+    let Some(head) = buf.get(..frame::HEADER_LEN) else {
+        return Ok(None);
+    };
+    let mut h = [0u8; frame::HEADER_LEN];
+    h.copy_from_slice(head);
+    let header = Header::parse(&h)?;
+    let total = frame::HEADER_LEN + header.length;
+    if buf.len() < total {
+        return Ok(None);
     }
-    let header = Header::parse(&head)?;
-    let mut body = vec![0u8; header.length];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| CqlError::protocol(format!("read of frame body failed: {e}")))?;
+    let body = buf[frame::HEADER_LEN..total].to_vec();
+    buf.drain(..total);
     Ok(Some((header, body)))
 }
 
@@ -189,20 +191,42 @@ impl Connection {
         mut drops: watch::Receiver<u64>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut events = self.shared.events.subscribe();
+        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
         loop {
-            let read = tokio::select! {
-                _ = drops.changed() => {
-                    info!(%peer, "connection dropped on request");
-                    return;
-                }
-                _ = shutdown.changed() => return,
-                read = read_frame(&mut stream) => read,
-            };
-            let (header, body) = match read {
+            let (header, body) = match next_frame(&mut buf) {
                 Ok(Some(f)) => f,
                 Ok(None) => {
-                    debug!(%peer, "connection closed by client");
-                    return;
+                    // Every branch is cancel-safe: bytes read stay in `buf`.
+                    tokio::select! {
+                        _ = drops.changed() => {
+                            info!(%peer, "connection dropped on request");
+                            return;
+                        }
+                        _ = shutdown.changed() => return,
+                        event = events.recv() => {
+                            if let Ok(event) = event
+                                && self.schema_events
+                            {
+                                let out = frame::response(-1, opcode::EVENT, &event);
+                                if stream.write_all(&out).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        read = stream.read_buf(&mut buf) => match read {
+                            Ok(0) => {
+                                debug!(%peer, "connection closed by client");
+                                return;
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                debug!(%peer, error = %e, "read failed; closing the connection");
+                                return;
+                            }
+                        },
+                    }
+                    continue;
                 }
                 Err(e) => {
                     warn!(%peer, error = %e, "bad frame; closing the connection");
@@ -238,6 +262,10 @@ impl Connection {
             if fatal {
                 warn!(%peer, "protocol error; closing the connection");
                 return;
+            }
+            if let Some(event) = self.pending_event.take() {
+                // No receivers is fine: nobody registered for events.
+                let _ = self.shared.events.send(event);
             }
         }
     }
@@ -283,9 +311,9 @@ impl Connection {
                 Ok((opcode::READY, Vec::new()))
             }
             opcode::REGISTER => {
-                // Events are accepted but never sent: the topology and schema only change
-                // through this server's own statements.
-                let _events = r.string_list()?;
+                // Only schema changes ever happen here: one node, always up.
+                let events = r.string_list()?;
+                self.schema_events |= events.iter().any(|e| e == "SCHEMA_CHANGE");
                 Ok((opcode::READY, Vec::new()))
             }
             opcode::QUERY => {
@@ -358,8 +386,20 @@ impl Connection {
             self.local_ip,
             budget,
         )?;
-        if let Outcome::SetKeyspace(ks) = &outcome {
-            self.keyspace = Some(ks.clone());
+        match &outcome {
+            Outcome::SetKeyspace(ks) => self.keyspace = Some(ks.clone()),
+            Outcome::SchemaChange(change, target, ks, table) => {
+                let mut event = Vec::new();
+                frame::put_string(&mut event, "SCHEMA_CHANGE");
+                frame::put_string(&mut event, change);
+                frame::put_string(&mut event, target);
+                frame::put_string(&mut event, ks);
+                if let Some(t) = table {
+                    frame::put_string(&mut event, t);
+                }
+                self.pending_event = Some(event);
+            }
+            _ => {}
         }
         Ok((opcode::RESULT, result_body(outcome, params)?))
     }

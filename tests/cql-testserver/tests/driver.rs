@@ -765,3 +765,32 @@ async fn workflow_tables_take_server_side_timestamps_and_table_options() {
     assert!(got[0].0.0 >= before && got[0].0.0 <= after, "{got:?}");
     assert_eq!((got[0].1, got[0].2.as_str()), (2, "started"));
 }
+
+#[tokio::test]
+async fn other_sessions_read_new_tables_from_system_schema() {
+    let (server, session, ks) = setup().await;
+    let other = SessionBuilder::new()
+        .known_node_addr(server.addr())
+        .build()
+        .await
+        .unwrap();
+    exec(
+        &session,
+        &format!("CREATE TABLE {ks}.later (k bigint, c text, PRIMARY KEY ((k), c))"),
+    )
+    .await;
+    // The driver batches SCHEMA_CHANGE events into its periodic refresh; ask for one now.
+    other.refresh_metadata().await.unwrap();
+    let state = other.get_cluster_state();
+    let table = &state
+        .get_keyspace(&ks)
+        .expect("keyspace in metadata")
+        .tables["later"];
+    assert_eq!(table.partition_key, vec!["k".to_string()]);
+    assert_eq!(table.clustering_key, vec!["c".to_string()]);
+    let token = state.compute_token(&ks, "later", &(5i64,)).unwrap();
+    assert_eq!(
+        token.value(),
+        vessel_cql_testserver::token(&5i64.to_be_bytes())
+    );
+}

@@ -136,3 +136,46 @@ async fn every_prefix_and_mutation_of_statements_is_answered_without_panicking()
         }
     }
 }
+
+async fn read_frame(s: &mut TcpStream) -> (i16, u8, Vec<u8>) {
+    let mut head = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head))
+        .await
+        .expect("a frame in time")
+        .unwrap();
+    let len = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) as usize;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.unwrap();
+    (i16::from_be_bytes([head[2], head[3]]), head[4], body)
+}
+
+#[tokio::test]
+async fn registered_connections_get_schema_change_events() {
+    let server = TestServer::start().await.unwrap();
+    let mut listener = TcpStream::connect(server.addr()).await.unwrap();
+    let mut register = 1u16.to_be_bytes().to_vec();
+    register.extend_from_slice(&13u16.to_be_bytes());
+    register.extend_from_slice(b"SCHEMA_CHANGE");
+    listener
+        .write_all(&frame(4, 1, 0x0B, &register))
+        .await
+        .unwrap();
+    assert_eq!(read_frame(&mut listener).await.1, 0x02, "READY");
+
+    let mut q = long_string(
+        "CREATE KEYSPACE ev WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+    );
+    q.extend_from_slice(&[0, 1, 0]);
+    let (op, body) = exchange(&server, &frame(4, 7, 0x07, &q)).await.unwrap();
+    assert_eq!(op, 0x08);
+    assert_eq!(&body[..4], &5i32.to_be_bytes(), "SchemaChange result");
+
+    let (stream, op, body) = read_frame(&mut listener).await;
+    assert_eq!((stream, op), (-1, 0x0C), "an EVENT frame on stream -1");
+    let mut want = Vec::new();
+    for s in ["SCHEMA_CHANGE", "CREATED", "KEYSPACE", "ev"] {
+        want.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        want.extend_from_slice(s.as_bytes());
+    }
+    assert_eq!(body, want);
+}
