@@ -17,6 +17,7 @@
 //! let contact_point = server.addr(); // 127.0.0.1 with an OS-chosen port
 //! // ... connect a driver to `contact_point` ...
 //! server.drop_connections(); // every open connection is closed once; clients must reconnect
+//! server.forget_prepared_statements(); // next EXECUTEs get "unprepared"; drivers re-prepare
 //! # Ok(())
 //! # }
 //! ```

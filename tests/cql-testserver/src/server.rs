@@ -106,6 +106,13 @@ impl TestServer {
         self.shared.accepted.load(Ordering::Relaxed)
     }
 
+    /// Forgets every prepared statement, as a restarted node would: the next EXECUTE of each
+    /// gets an "unprepared" error (0x2500) and the driver must prepare it again.
+    pub fn forget_prepared_statements(&self) {
+        info!(addr = %self.addr, "forgetting every prepared statement");
+        self.shared.prepared().clear();
+    }
+
     /// Closes every connection open right now, once; the server keeps accepting new ones and
     /// keeps its data. Used to test that clients reconnect.
     pub fn drop_connections(&self) {

@@ -794,3 +794,23 @@ async fn other_sessions_read_new_tables_from_system_schema() {
         vessel_cql_testserver::token(&5i64.to_be_bytes())
     );
 }
+
+#[tokio::test]
+async fn the_driver_prepares_again_when_the_server_forgot() {
+    let (server, session, ks) = setup().await;
+    exec(
+        &session,
+        &format!("CREATE TABLE {ks}.t (k int, v text, PRIMARY KEY ((k)))"),
+    )
+    .await;
+    let insert = session
+        .prepare(format!("INSERT INTO {ks}.t (k, v) VALUES (?, ?)"))
+        .await
+        .unwrap();
+    session.execute_unpaged(&insert, (1i32, "a")).await.unwrap();
+    server.forget_prepared_statements();
+    // The server answers "unprepared"; the driver prepares again and retries by itself.
+    session.execute_unpaged(&insert, (2i32, "b")).await.unwrap();
+    let count: Vec<(i64,)> = rows(&session, &format!("SELECT COUNT(*) FROM {ks}.t"), ()).await;
+    assert_eq!(count, vec![(2,)]);
+}
