@@ -1749,3 +1749,263 @@ fn check_condition(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse;
+
+    fn run(e: &mut Engine, ks: &mut Option<String>, q: &str) -> Result<Outcome, CqlError> {
+        let (st, _) = parse(q)?;
+        e.execute(&st, &[], ks, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    fn select(e: &mut Engine, ks: &mut Option<String>, q: &str) -> Vec<Row> {
+        match run(e, ks, q) {
+            Ok(Outcome::Rows(r)) => r.rows,
+            other => panic!("{q}: {other:?}"),
+        }
+    }
+
+    fn setup() -> (Engine, Option<String>) {
+        let mut e = Engine::new();
+        let mut ks = None;
+        run(&mut e, &mut ks, "CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").unwrap();
+        run(&mut e, &mut ks, "USE k").unwrap();
+        run(
+            &mut e,
+            &mut ks,
+            "CREATE TABLE h (run_id int, node text, batch int, status tinyint, c text, PRIMARY KEY ((run_id), node, batch, status))",
+        )
+        .unwrap();
+        for (node, batch, status) in [
+            ("b", 2, 1),
+            ("a", 10, 2),
+            ("b", 1, 1),
+            ("a", 9, 1),
+            ("a", 10, 1),
+        ] {
+            run(
+                &mut e,
+                &mut ks,
+                &format!("INSERT INTO h (run_id, node, batch, status, c) VALUES (1, '{node}', {batch}, {status}, 'x')"),
+            )
+            .unwrap();
+        }
+        (e, ks)
+    }
+
+    fn int_col(row: &Row, i: usize) -> i64 {
+        int_value(row[i].as_deref().unwrap())
+    }
+
+    #[test]
+    fn rows_sort_by_each_clustering_column_in_turn() {
+        let (mut e, mut ks) = setup();
+        let rows = select(
+            &mut e,
+            &mut ks,
+            "SELECT node, batch, status FROM h WHERE run_id = 1",
+        );
+        let got: Vec<(String, i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    String::from_utf8(r[0].clone().unwrap()).unwrap(),
+                    int_col(r, 1),
+                    int_col(r, 2),
+                )
+            })
+            .collect();
+        let want = [
+            ("a", 9, 1),
+            ("a", 10, 1),
+            ("a", 10, 2),
+            ("b", 1, 1),
+            ("b", 2, 1),
+        ];
+        assert_eq!(
+            got,
+            want.iter()
+                .map(|(n, b, s)| (n.to_string(), *b, *s))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn clustering_prefixes_and_slices_need_no_filtering_but_gaps_do() {
+        let (mut e, mut ks) = setup();
+        assert_eq!(
+            select(
+                &mut e,
+                &mut ks,
+                "SELECT * FROM h WHERE run_id = 1 AND node = 'a'"
+            )
+            .len(),
+            3
+        );
+        assert_eq!(
+            select(
+                &mut e,
+                &mut ks,
+                "SELECT * FROM h WHERE run_id = 1 AND node = 'a' AND batch >= 10"
+            )
+            .len(),
+            2
+        );
+        assert_eq!(
+            select(
+                &mut e,
+                &mut ks,
+                "SELECT * FROM h WHERE run_id = 1 AND node IN ('a', 'b') AND batch = 10"
+            )
+            .len(),
+            2
+        );
+        let gap = run(
+            &mut e,
+            &mut ks,
+            "SELECT * FROM h WHERE run_id = 1 AND batch = 10",
+        );
+        assert!(
+            matches!(gap, Err(ref err) if err.code == crate::error::INVALID),
+            "{gap:?}"
+        );
+        assert_eq!(
+            select(
+                &mut e,
+                &mut ks,
+                "SELECT * FROM h WHERE run_id = 1 AND batch = 10 ALLOW FILTERING"
+            )
+            .len(),
+            2
+        );
+        let no_pk = run(&mut e, &mut ks, "SELECT * FROM h WHERE node = 'a'");
+        assert!(no_pk.is_err());
+    }
+
+    #[test]
+    fn deletes_remove_exact_rows_prefixes_and_slices() {
+        let (mut e, mut ks) = setup();
+        run(
+            &mut e,
+            &mut ks,
+            "DELETE FROM h WHERE run_id = 1 AND node = 'a' AND batch = 10 AND status = 2",
+        )
+        .unwrap();
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            4
+        );
+        run(
+            &mut e,
+            &mut ks,
+            "DELETE FROM h WHERE run_id = 1 AND node = 'b' AND batch < 2",
+        )
+        .unwrap();
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            3
+        );
+        run(
+            &mut e,
+            &mut ks,
+            "DELETE FROM h WHERE run_id = 1 AND node = 'a'",
+        )
+        .unwrap();
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            1
+        );
+        assert!(run(&mut e, &mut ks, "DELETE FROM h WHERE node = 'b'").is_err());
+        run(&mut e, &mut ks, "DELETE FROM h WHERE run_id IN (1, 2)").unwrap();
+        let count = select(&mut e, &mut ks, "SELECT COUNT(*) FROM h");
+        assert_eq!(int_col(&count[0], 0), 0);
+    }
+
+    #[test]
+    fn insert_needs_the_whole_key_and_system_keyspaces_are_read_only() {
+        let (mut e, mut ks) = setup();
+        assert!(
+            run(
+                &mut e,
+                &mut ks,
+                "INSERT INTO h (run_id, node) VALUES (1, 'a')"
+            )
+            .is_err()
+        );
+        assert!(
+            run(
+                &mut e,
+                &mut ks,
+                "INSERT INTO system.local (key) VALUES ('x')"
+            )
+            .is_err()
+        );
+        assert!(run(&mut e, &mut ks, "DROP KEYSPACE system").is_err());
+        assert!(
+            run(
+                &mut e,
+                &mut ks,
+                "CREATE KEYSPACE system_x WITH replication = {'class': 'SimpleStrategy'}"
+            )
+            .is_err()
+        );
+        let dup = run(
+            &mut e,
+            &mut ks,
+            "CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy'}",
+        );
+        assert!(matches!(dup, Err(ref err) if err.code == crate::error::ALREADY_EXISTS));
+    }
+
+    #[test]
+    fn conditional_delete_and_update_if_exists() {
+        let (mut e, mut ks) = setup();
+        let applied = |o: Outcome| match o {
+            Outcome::Rows(r) => r.rows[0][0] == Some(vec![1]),
+            other => panic!("{other:?}"),
+        };
+        let key = "run_id = 1 AND node = 'a' AND batch = 9 AND status = 1";
+        assert!(applied(
+            run(
+                &mut e,
+                &mut ks,
+                &format!("UPDATE h SET c = 'y' WHERE {key} IF c = 'x'")
+            )
+            .unwrap()
+        ));
+        assert!(!applied(
+            run(
+                &mut e,
+                &mut ks,
+                &format!("UPDATE h SET c = 'z' WHERE {key} IF c = 'x'")
+            )
+            .unwrap()
+        ));
+        assert!(applied(
+            run(
+                &mut e,
+                &mut ks,
+                &format!("DELETE FROM h WHERE {key} IF EXISTS")
+            )
+            .unwrap()
+        ));
+        assert!(!applied(
+            run(
+                &mut e,
+                &mut ks,
+                &format!("DELETE FROM h WHERE {key} IF EXISTS")
+            )
+            .unwrap()
+        ));
+        assert!(!applied(
+            run(
+                &mut e,
+                &mut ks,
+                &format!("UPDATE h SET c = 'q' WHERE {key} IF EXISTS")
+            )
+            .unwrap()
+        ));
+    }
+}
