@@ -188,7 +188,13 @@ impl Table {
         };
         let pk = part(&self.pk)?;
         let ck = part(&self.ck)?;
-        Ok((self.partition_key(&pk), self.clustering_key(&ck)))
+        let location = (self.partition_key(&pk), self.clustering_key(&ck));
+        // Cassandra refuses to store a partition whose serialized key is empty (an empty text
+        // in a one-column partition key); clients must learn that here too.
+        if location.0.1.is_empty() {
+            return Err(CqlError::invalid("Key may not be empty"));
+        }
+        Ok(location)
     }
 
     fn get(&self, loc: &(PartitionKey, Vec<u8>)) -> Option<&Row> {

@@ -62,6 +62,9 @@
 //! * Bind markers `?` (positional) everywhere a value goes, including `IN ?` and `LIMIT ?`;
 //!   `toTimestamp(now())` as a value of a `timestamp` column.
 //!
+//! As in Cassandra, a write whose partition key serializes to nothing (an empty text in a
+//! one-column key) is refused with "Key may not be empty".
+//!
 //! Rows come back in Cassandra's order: by the Murmur3 token of the partition key (see
 //! [`token`]), then by clustering columns (ascending). Without TTLs, timestamps or tombstones
 //! the last write wins in arrival order, which is what a single node does.
