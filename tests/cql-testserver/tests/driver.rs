@@ -354,25 +354,39 @@ async fn token_ranges_cover_every_row_exactly_once() {
     assert_eq!(all, (0..2_000).collect::<Vec<_>>());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn insert_if_not_exists_racing_has_exactly_one_winner() {
-    let (_server, session, ks) = setup().await;
+    let (server, session, ks) = setup().await;
     exec(
         &session,
         &format!("CREATE TABLE {ks}.uniq (key text, rowid bigint, PRIMARY KEY ((key)))"),
     )
     .await;
-    let session = std::sync::Arc::new(session);
-    let insert = session
-        .prepare(format!(
-            "INSERT INTO {ks}.uniq (key, rowid) VALUES (?, ?) IF NOT EXISTS"
-        ))
-        .await
-        .unwrap();
+    // Several sessions, so the racing requests arrive on different connections and are
+    // served by different server tasks at the same time.
+    let mut sessions = vec![std::sync::Arc::new(session)];
+    for _ in 0..3 {
+        let s = SessionBuilder::new()
+            .known_node_addr(server.addr())
+            .build()
+            .await
+            .unwrap();
+        sessions.push(std::sync::Arc::new(s));
+    }
+    let statement = format!("INSERT INTO {ks}.uniq (key, rowid) VALUES (?, ?) IF NOT EXISTS");
+    let mut prepared = Vec::new();
+    for s in &sessions {
+        prepared.push(s.prepare(statement.clone()).await.unwrap());
+    }
+    let session = sessions[0].clone();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
     let mut tasks = Vec::new();
-    for i in 0..16i64 {
-        let (session, insert) = (session.clone(), insert.clone());
+    for i in 0..32i64 {
+        let k = i as usize % sessions.len();
+        let (session, insert) = (sessions[k].clone(), prepared[k].clone());
+        let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
             let res = session.execute_unpaged(&insert, ("k", i)).await.unwrap();
             let rows = res.into_rows_result().unwrap();
             let names: Vec<String> = rows
