@@ -1001,6 +1001,81 @@ impl Engine {
         markers: usize,
         session: &Option<String>,
     ) -> Result<Analysis, CqlError> {
+        let (analysis, known) = self.analyze_markers(st, markers, session)?;
+        if let Some(i) = known.iter().position(|k| !k) {
+            return Err(CqlError::invalid(format!(
+                "bind marker {i} is in an unsupported position"
+            )));
+        }
+        Ok(analysis)
+    }
+
+    /// Checks a statement of a batch before any of the batch runs: its table and columns
+    /// exist and every value bound to its markers has the type the column needs.
+    fn check_batch_statement(
+        &self,
+        st: &Statement,
+        values: &[BoundValue],
+        session: &Option<String>,
+    ) -> Result<(), CqlError> {
+        if let Statement::Insert {
+            if_not_exists: true,
+            ..
+        }
+        | Statement::Update {
+            condition: Condition::Exists | Condition::Columns(_),
+            ..
+        }
+        | Statement::Delete {
+            condition: Condition::Exists | Condition::Columns(_),
+            ..
+        } = st
+        {
+            return Err(CqlError::invalid(
+                "conditional statements in a batch are not supported",
+            ));
+        }
+        let (analysis, known) = self.analyze_markers(st, values.len(), session)?;
+        for (i, (name, ty)) in analysis.markers.iter().enumerate() {
+            let (true, Some(BoundValue::Set(b))) = (known[i], values.get(i)) else {
+                continue;
+            };
+            match ty {
+                CqlType::List(inner) if name.starts_with("in(") => {
+                    for item in decode_collection(b, name)? {
+                        inner.validate(name, &item)?;
+                    }
+                }
+                _ => ty.validate(name, b)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every statement of a batch before any runs, so that a batch with an unknown
+    /// table or column, or a value of the wrong type, changes nothing. (A failure only found
+    /// while running, such as a null key, still stops the batch after the statements before.)
+    ///
+    /// # Errors
+    /// The first statement's error.
+    pub fn check_batch<'a>(
+        &self,
+        items: impl Iterator<Item = (&'a Statement, &'a [BoundValue], &'a Option<String>)>,
+    ) -> Result<(), CqlError> {
+        for (st, values, session) in items {
+            self.check_batch_statement(st, values, session)?;
+        }
+        Ok(())
+    }
+
+    /// Names and types of the markers a statement places, and which markers it places at all
+    /// (a statement of a text batch sees only its own).
+    fn analyze_markers(
+        &self,
+        st: &Statement,
+        markers: usize,
+        session: &Option<String>,
+    ) -> Result<(Analysis, Vec<bool>), CqlError> {
         let mut specs: Vec<Option<(String, CqlType)>> = vec![None; markers];
         let mut pk_markers: HashMap<usize, usize> = HashMap::new();
         let set = |specs: &mut Vec<Option<(String, CqlType)>>,
@@ -1114,7 +1189,7 @@ impl Engine {
                         "bind markers are only supported in DML and SELECT",
                     ));
                 }
-                return Ok(empty(None));
+                return Ok((empty(None), vec![true; markers]));
             }
         };
         let (ks, name) = self.resolve(tn, session)?;
@@ -1139,27 +1214,26 @@ impl Engine {
                 }
             }
         }
+        let known: Vec<bool> = specs.iter().map(Option::is_some).collect();
         let markers = specs
             .into_iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.ok_or_else(|| {
-                    CqlError::invalid(format!("bind marker {i} is in an unsupported position"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|s| s.unwrap_or_else(|| (String::new(), CqlType::Blob)))
+            .collect();
         let pk_indexes = if (0..t.pk.len()).all(|p| pk_markers.contains_key(&p)) {
             (0..t.pk.len()).map(|p| pk_markers[&p] as u16).collect()
         } else {
             Vec::new()
         };
-        Ok(Analysis {
-            keyspace: ks.into(),
-            table: name.into(),
-            markers,
-            pk_indexes,
-            result,
-        })
+        Ok((
+            Analysis {
+                keyspace: ks.into(),
+                table: name.into(),
+                markers,
+                pk_indexes,
+                result,
+            },
+            known,
+        ))
     }
 
     /// Executes a statement with its bound values.
@@ -1537,26 +1611,7 @@ impl Engine {
                 }))
             }
             Statement::Batch(list) => {
-                // Validate every statement first so a bad one leaves nothing half-applied.
-                for s in list {
-                    if let Statement::Insert {
-                        if_not_exists: true,
-                        ..
-                    }
-                    | Statement::Update {
-                        condition: Condition::Exists | Condition::Columns(_),
-                        ..
-                    }
-                    | Statement::Delete {
-                        condition: Condition::Exists | Condition::Columns(_),
-                        ..
-                    } = s
-                    {
-                        return Err(CqlError::invalid(
-                            "conditional statements in a batch are not supported",
-                        ));
-                    }
-                }
+                self.check_batch(list.iter().map(|s| (s, values, &*session)))?;
                 for s in list {
                     self.execute(s, values, session, local_ip)?;
                 }
@@ -1963,6 +2018,41 @@ mod tests {
             "CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy'}",
         );
         assert!(matches!(dup, Err(ref err) if err.code == crate::error::ALREADY_EXISTS));
+    }
+
+    #[test]
+    fn a_batch_with_a_bad_statement_changes_nothing() {
+        let (mut e, mut ks) = setup();
+        let bad = run(
+            &mut e,
+            &mut ks,
+            "BEGIN BATCH DELETE FROM h WHERE run_id = 1; INSERT INTO h (run_id, node, batch, status, nope) VALUES (1, 'a', 1, 1, 'x') APPLY BATCH",
+        );
+        assert!(bad.is_err());
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            5
+        );
+        let conditional = run(
+            &mut e,
+            &mut ks,
+            "BEGIN UNLOGGED BATCH DELETE FROM h WHERE run_id = 1; INSERT INTO h (run_id, node, batch, status) VALUES (2, 'a', 1, 1) IF NOT EXISTS APPLY BATCH",
+        );
+        assert!(conditional.is_err());
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            5
+        );
+        run(
+            &mut e,
+            &mut ks,
+            "BEGIN UNLOGGED BATCH DELETE FROM h WHERE run_id = 1 AND node = 'a'; DELETE FROM h WHERE run_id = 1 AND node = 'b' AND batch = 1 APPLY BATCH",
+        )
+        .unwrap();
+        assert_eq!(
+            select(&mut e, &mut ks, "SELECT * FROM h WHERE run_id = 1").len(),
+            1
+        );
     }
 
     #[test]

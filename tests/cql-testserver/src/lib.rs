@@ -59,6 +59,8 @@
 //!   clustering columns by a prefix of `=` / `IN` then one range; anything that needs filtering
 //!   needs `ALLOW FILTERING`, as in Cassandra.
 //! * `BEGIN [UNLOGGED] BATCH ... APPLY BATCH` of non-conditional INSERT, UPDATE and DELETE.
+//!   Every statement of a batch (text or protocol) is checked first (tables, columns, value
+//!   types), then all run under one lock, so other clients see the whole batch or none of it.
 //! * Bind markers `?` (positional) everywhere a value goes, including `IN ?` and `LIMIT ?`;
 //!   `toTimestamp(now())` as a value of a `timestamp` column.
 //!

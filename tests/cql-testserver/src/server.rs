@@ -466,31 +466,9 @@ impl Connection {
         if flags & 0x40 != 0 {
             return Err(CqlError::invalid("named values are not supported"));
         }
-        let list: Vec<Statement> = items.iter().map(|i| i.0.clone()).collect();
-        // Conditions are rejected up front; the statements then run under one lock, so other
-        // clients see the batch whole or not at all.
-        if list.iter().any(|s| {
-            matches!(
-                s,
-                Statement::Insert {
-                    if_not_exists: true,
-                    ..
-                } | Statement::Update {
-                    condition: crate::parser::Condition::Exists
-                        | crate::parser::Condition::Columns(_),
-                    ..
-                } | Statement::Delete {
-                    condition: crate::parser::Condition::Exists
-                        | crate::parser::Condition::Columns(_),
-                    ..
-                }
-            )
-        }) {
-            return Err(CqlError::invalid(
-                "conditional statements in a batch are not supported",
-            ));
-        }
+        // Checked whole, then run under one lock: other clients see all of the batch or none.
         let mut engine = self.shared.engine();
+        engine.check_batch(items.iter().map(|(st, ks, v)| (st, v.as_slice(), ks)))?;
         for (statement, mut keyspace, values) in items {
             engine.execute(&statement, &values, &mut keyspace, self.local_ip)?;
         }
