@@ -43,10 +43,10 @@
 //! * `CREATE TABLE [IF NOT EXISTS]` with `PRIMARY KEY ((partition columns), clustering columns)`;
 //!   `WITH` options that only tune storage on a cluster (`comment`, `compaction`, `caching`, ...,
 //!   and ascending `CLUSTERING ORDER`) are accepted and have no effect, the others (descending
-//!   order, a non-zero `default_time_to_live`, ...) are refused. `DROP TABLE [IF EXISTS]`. Column types: `bigint`, `int`, `smallint`,
-//!   `tinyint`, `double`, `float`, `decimal`, `text`/`varchar`, `ascii`, `boolean`, `timestamp`,
-//!   `blob`, `uuid`, `inet` (and collections in the system tables). Key columns cannot be
-//!   `decimal` or collections.
+//!   order, a non-zero `default_time_to_live`, ...) are refused. `DROP TABLE [IF EXISTS]`.
+//!   Column types: `bigint`, `int`, `smallint`, `tinyint`, `double`, `float`, `decimal`,
+//!   `text`/`varchar`, `ascii`, `boolean`, `timestamp`, `blob`, `uuid`, `inet` (and collections
+//!   in the system tables). Key columns cannot be `decimal` or collections.
 //! * `INSERT INTO t (cols) VALUES (...) [IF NOT EXISTS]`: an upsert; the conditional form returns
 //!   `[applied]` and, when not applied, the existing row.
 //! * `UPDATE t SET c = v, ... WHERE <full primary key by = or IN> [IF EXISTS | IF c op v AND ...]`:
@@ -68,7 +68,10 @@
 //! one-column key) is refused with "Key may not be empty".
 //!
 //! Rows come back in Cassandra's order: by the Murmur3 token of the partition key (see
-//! [`token`]), then by clustering columns (ascending). Without TTLs, timestamps or tombstones
+//! [`token`]), then by clustering columns (ascending). Partitions selected with `IN` come back
+//! in that ring order too; Cassandra does not promise an order across them, so clients must not
+//! rely on one. Paging states count the rows already returned: each page is cut from the
+//! statement's result at the time of the request. Without TTLs, timestamps or tombstones
 //! the last write wins in arrival order, which is what a single node does.
 
 mod engine;
