@@ -1,5 +1,6 @@
 //! The CQL test server driven by the real `scylla` driver.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use scylla::client::session::Session;
@@ -827,4 +828,60 @@ async fn the_driver_prepares_again_when_the_server_forgot() {
     session.execute_unpaged(&insert, (2i32, "b")).await.unwrap();
     let count: Vec<(i64,)> = rows(&session, &format!("SELECT COUNT(*) FROM {ks}.t"), ()).await;
     assert_eq!(count, vec![(2,)]);
+}
+
+#[tokio::test]
+async fn the_other_types_round_trip_too() {
+    let (_server, session, ks) = setup().await;
+    exec(
+        &session,
+        &format!(
+            "CREATE TABLE {ks}.more (id uuid, si smallint, f float, a ascii, ip inet, PRIMARY KEY ((id), si))"
+        ),
+    )
+    .await;
+    type More = (uuid::Uuid, i16, Option<f32>, Option<String>, Option<IpAddr>);
+    let rows_in: Vec<More> = vec![
+        (
+            uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            -300,
+            Some(1.25),
+            Some("plain".into()),
+            Some(IpAddr::from([10, 0, 0, 1])),
+        ),
+        (
+            uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            7,
+            Some(f32::MIN_POSITIVE),
+            None,
+            Some(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])),
+        ),
+    ];
+    let insert = session
+        .prepare(format!(
+            "INSERT INTO {ks}.more (id, si, f, a, ip) VALUES (?, ?, ?, ?, ?)"
+        ))
+        .await
+        .unwrap();
+    for r in &rows_in {
+        session.execute_unpaged(&insert, r.clone()).await.unwrap();
+    }
+    let got: Vec<More> = rows(
+        &session,
+        &format!("SELECT id, si, f, a, ip FROM {ks}.more WHERE id = ?"),
+        (rows_in[0].0,),
+    )
+    .await;
+    assert_eq!(got, rows_in, "clustered by smallint, -300 first");
+    let non_ascii = session
+        .query_unpaged(
+            format!("INSERT INTO {ks}.more (id, si, a) VALUES (?, 1, ?)"),
+            (rows_in[0].0, "é"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(db_error(&non_ascii), Some((DbError::Invalid, _))),
+        "{non_ascii}"
+    );
 }
