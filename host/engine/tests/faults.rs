@@ -41,13 +41,15 @@ const TABLES: [(&str, &str); 6] = [
 ];
 
 /// Every storage call that writes: once the disk is full, all of them fail.
-const WRITES: [&str; 9] = [
+const WRITES: [&str; 11] = [
     "append_batch_event",
+    "append_batch_start",
     "append_node_event",
     "append_run_event",
     "claim_marker",
     "create_table",
     "delete_batch",
+    "heartbeat",
     "write_data",
     "write_index_entries",
     "write_rows",
@@ -353,7 +355,8 @@ halts_then_resumes!(
     1,
     "database or disk is full",
     |plan| {
-        disk_full_from(&plan, "append_batch_event", 3);
+        // The start of the second batch.
+        disk_full_from(&plan, "append_batch_start", 2);
     }
 );
 
@@ -362,7 +365,8 @@ halts_then_resumes!(
     1,
     "database or disk is full",
     |plan| {
-        disk_full_from(&plan, "append_batch_event", 4);
+        // The success of the second batch (starts have a call of their own).
+        disk_full_from(&plan, "append_batch_event", 2);
     }
 );
 
@@ -371,7 +375,7 @@ async fn success_stored_although_its_commit_reported_an_io_error() {
     // The batch is recorded as done: removing its rows would lose them, since no resume
     // redoes a batch recorded as done.
     let plan = FaultPlan::new();
-    plan.add(Rule::nth("append_batch_event", 4, Fault::IoError).after_call());
+    plan.add(Rule::nth("append_batch_event", 2, Fault::IoError).after_call());
     assert_eq!(run_then_resume(plan, 1).await, None);
 }
 
@@ -473,6 +477,7 @@ halts_then_resumes!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_to_the_same_output() {
     let plan = FaultPlan::new();
+    plan.add(Rule::nth("append_batch_start", 2, Fault::Busy));
     plan.add(Rule::nth("append_batch_event", 3, Fault::Busy));
     plan.add(Rule::nth("write_index_entries", 2, Fault::Busy));
     plan.add(Rule::nth("append_node_event", 2, Fault::Busy));
