@@ -77,16 +77,7 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
     };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut handles = Vec::new();
-    for slot in 0..workers {
-        let consumer = queue.consumer().await?;
-        handles.push(tokio::spawn(worker::run_worker(
-            engine.clone(),
-            slot,
-            consumer,
-            stop_rx.clone(),
-        )));
-    }
+    let mut handles = worker::spawn_workers(&engine, workers, &stop_rx).await?;
     eprintln!(
         "vessel daemon {}: {workers} workers on queue {} (prefix {}), store {}{}",
         engine.instance(),
@@ -111,10 +102,9 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
         Stop::Halt(cause) => eprintln!("error: {cause}\nthe daemon takes no more batches"),
     }
     let _ = stop_tx.send(true);
-    let mut pending = handles;
     let deadline = tokio::time::Instant::now() + grace;
     let mut released = 0;
-    for h in &mut pending {
+    for h in &mut handles {
         if tokio::time::timeout_at(deadline, &mut *h).await.is_err() {
             h.abort();
             released += 1;

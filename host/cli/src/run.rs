@@ -81,16 +81,7 @@ async fn run(args: RunArgs, config: Config, workers: usize) -> anyhow::Result<Ex
     let engine = Arc::new(engine);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut handles = Vec::new();
-    for slot in 0..workers {
-        let consumer = queue.consumer().await?;
-        handles.push(tokio::spawn(worker::run_worker(
-            engine.clone(),
-            slot,
-            consumer,
-            stop_rx.clone(),
-        )));
-    }
+    let handles = worker::spawn_workers(&engine, workers, &stop_rx).await?;
 
     let run_id = if args.resume {
         let id = engine.resume_run(&keyspace, None).await?;

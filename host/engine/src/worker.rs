@@ -90,6 +90,29 @@ pub async fn run_worker(
     }
 }
 
+/// Starts `workers` worker tasks (slots `0..workers`), each on a consumer of its own, until
+/// `shutdown` turns true (see [`run_worker`]).
+///
+/// # Errors
+/// When the queue cannot open a consumer.
+pub async fn spawn_workers(
+    engine: &Arc<Engine>,
+    workers: usize,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, vessel_queue::QueueError> {
+    let mut handles = Vec::with_capacity(workers);
+    for slot in 0..workers {
+        let consumer = engine.queue.consumer().await?;
+        handles.push(tokio::spawn(run_worker(
+            engine.clone(),
+            slot,
+            consumer,
+            shutdown.clone(),
+        )));
+    }
+    Ok(handles)
+}
+
 /// How handling a message failed, by how far it got.
 enum Failure {
     /// Before this attempt took the batch over: it wrote nothing, and rows in the batch's

@@ -151,15 +151,10 @@ impl Harness {
         let (tx, rx) = tokio::sync::watch::channel(false);
         // Never asks for shutdown: workers end on a halt or when the queue closes.
         std::mem::forget(tx);
-        for slot in 0..self.workers {
-            let c = self.queue.consumer().await.unwrap();
-            self.handles.push(tokio::spawn(worker::run_worker(
-                self.engine.clone(),
-                slot,
-                c,
-                rx.clone(),
-            )));
-        }
+        let started = worker::spawn_workers(&self.engine, self.workers, &rx)
+            .await
+            .unwrap();
+        self.handles.extend(started);
     }
 
     async fn join_workers(&mut self) {

@@ -290,37 +290,7 @@ pub(crate) fn append_batch_event(
     conn: &mut Connection,
     e: &BatchEvent,
 ) -> Result<()> {
-    let what = format!(
-        "appending a batch event of {}/{}/{}",
-        e.run_id, e.node, e.batch_idx
-    );
-    let sql = format!(
-        "INSERT INTO wf_batch_history
-         (ts, run_id, script_node, batch_idx, batches_total, status, first_token, last_token,
-          instance, thread, comment)
-         VALUES ({}, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        ts_sql("wf_batch_history")
-    );
-    ks.write_tx(conn, &what, |tx| {
-        tx.prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.execute(params![
-                    time::to_millis(&time::now()),
-                    e.run_id,
-                    e.node,
-                    e.batch_idx,
-                    e.batches_total,
-                    e.status.code(),
-                    e.first_token,
-                    e.last_token,
-                    e.instance,
-                    e.thread,
-                    e.comment
-                ])
-            })
-            .map_err(db_err(&what))
-    })?;
-    Ok(())
+    insert_batch_event(ks, conn, e, None).map(|_| ())
 }
 
 /// Appends `e` (a start) only if the batch has exactly `attempt` start events so far.
@@ -330,37 +300,63 @@ pub(crate) fn append_batch_start(
     e: &BatchEvent,
     attempt: usize,
 ) -> Result<bool> {
-    let what = format!(
-        "starting attempt {attempt} of batch {}/{}/{}",
-        e.run_id, e.node, e.batch_idx
-    );
+    insert_batch_event(ks, conn, e, Some(attempt))
+}
+
+/// Inserts a batch event; with `starts`, only if the batch has that many events of `e`'s
+/// status already (checked in the same statement, so concurrent callers cannot both win).
+/// Returns whether it was inserted.
+fn insert_batch_event(
+    ks: &KsInner,
+    conn: &mut Connection,
+    e: &BatchEvent,
+    starts: Option<usize>,
+) -> Result<bool> {
+    let what = match starts {
+        None => format!(
+            "appending a batch event of {}/{}/{}",
+            e.run_id, e.node, e.batch_idx
+        ),
+        Some(n) => format!(
+            "starting attempt {n} of batch {}/{}/{}",
+            e.run_id, e.node, e.batch_idx
+        ),
+    };
+    let only_if = if starts.is_some() {
+        " WHERE (SELECT COUNT(*) FROM wf_batch_history
+                 WHERE run_id = ?2 AND script_node = ?3 AND batch_idx = ?4 AND status = ?6) = ?12"
+    } else {
+        ""
+    };
     let sql = format!(
         "INSERT INTO wf_batch_history
          (ts, run_id, script_node, batch_idx, batches_total, status, first_token, last_token,
           instance, thread, comment)
-         SELECT {}, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-         WHERE (SELECT COUNT(*) FROM wf_batch_history
-                WHERE run_id = ?2 AND script_node = ?3 AND batch_idx = ?4 AND status = ?6) = ?12",
+         SELECT {}, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11{only_if}",
         ts_sql("wf_batch_history")
     );
+    let now = time::to_millis(&time::now());
+    let status = e.status.code();
+    let count = starts.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![
+        &now,
+        &e.run_id,
+        &e.node,
+        &e.batch_idx,
+        &e.batches_total,
+        &status,
+        &e.first_token,
+        &e.last_token,
+        &e.instance,
+        &e.thread,
+        &e.comment,
+    ];
+    if let Some(n) = &count {
+        args.push(n);
+    }
     let inserted = ks.write_tx(conn, &what, |tx| {
         tx.prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.execute(params![
-                    time::to_millis(&time::now()),
-                    e.run_id,
-                    e.node,
-                    e.batch_idx,
-                    e.batches_total,
-                    e.status.code(),
-                    e.first_token,
-                    e.last_token,
-                    e.instance,
-                    e.thread,
-                    e.comment,
-                    i64::try_from(attempt).unwrap_or(i64::MAX)
-                ])
-            })
+            .and_then(|mut s| s.execute(args.as_slice()))
             .map_err(db_err(&what))
     })?;
     Ok(inserted == 1)
