@@ -346,31 +346,29 @@ impl Config {
         file: &Option<u64>,
         range: std::ops::RangeInclusive<u64>,
     ) -> anyhow::Result<Option<u64>> {
-        let bad = |text: &str| {
+        let key = env.trim_start_matches("VESSEL_").to_ascii_lowercase();
+        let bad = |shown: &str| {
             anyhow::anyhow!(
-                "{env}={text:?} is not valid; give a whole number from {} to {}",
+                "{shown} is not valid; give a whole number from {} to {}",
                 range.start(),
                 range.end()
             )
         };
-        let v = match Self::pick(flag, env, file) {
-            Ok(v) => v,
-            Err(_) => return Err(bad(&std::env::var(env).unwrap_or_default())),
+        // The value and how to name it in a message: as the user wrote it, where they wrote it.
+        let (value, shown) = if let Some(v) = *flag {
+            (v, format!("--{} {v}", key.replace('_', "-")))
+        } else if let Some(text) = std::env::var(env).ok().filter(|t| !t.trim().is_empty()) {
+            let shown = format!("{env}={text:?}");
+            (text.trim().parse().map_err(|_| bad(&shown))?, shown)
+        } else if let Some(v) = *file {
+            (v, format!("{key} = {v}"))
+        } else {
+            return Ok(None);
         };
-        match v {
-            Some(n) if !range.contains(&n) => {
-                if flag.is_none() && std::env::var(env).is_ok_and(|t| !t.trim().is_empty()) {
-                    Err(bad(&n.to_string()))
-                } else {
-                    bail!(
-                        "{} = {n} is not valid; give a whole number from {} to {}",
-                        env.trim_start_matches("VESSEL_").to_ascii_lowercase(),
-                        range.start(),
-                        range.end()
-                    )
-                }
-            }
-            v => Ok(v),
+        if range.contains(&value) {
+            Ok(Some(value))
+        } else {
+            Err(bad(&shown))
         }
     }
 
@@ -638,5 +636,13 @@ mod tests {
         assert!(e.contains("vessel.toml"), "{e}");
         assert!(e.contains("line 2"), "{e}");
         assert!(e.contains("did you mean `workers`"), "{e}");
+        std::fs::write(&path, "workers = 0\n").unwrap();
+        let c = Config::load(&BackendArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        let e = c.workers(&WorkerArgs::default()).unwrap_err().to_string();
+        assert!(e.contains("workers = 0 is not valid"), "{e}");
     }
 }
