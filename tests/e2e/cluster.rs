@@ -32,7 +32,7 @@ impl Broker {
             .is_ok(),
             "RabbitMQ must listen on 127.0.0.1:5672 (start it with `rabbitmq-server -detached`)"
         );
-        let random = uuid_ish();
+        let random = random_name();
         Broker {
             prefix: format!("vessel-test-{name}-{random}"),
         }
@@ -75,12 +75,9 @@ impl Drop for Broker {
     }
 }
 
-fn uuid_ish() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{:x}{:x}", std::process::id(), t & 0xffff_ffff_ffff)
+/// A short random name part.
+fn random_name() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
 /// One `vessel daemon` process; killed when dropped.
@@ -97,7 +94,7 @@ impl Daemon {
     /// Starts a daemon on `store` (a data directory) and waits until it works.
     pub fn start(broker: &Broker, store: &Path, log_dir: &Path, extra: &[&str]) -> Daemon {
         std::fs::create_dir_all(log_dir).unwrap();
-        let log = log_dir.join(format!("daemon-{}.log", uuid_ish()));
+        let log = log_dir.join(format!("daemon-{}.log", random_name()));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(vessel_tests::vessel_bin());
         cmd.arg("daemon")
