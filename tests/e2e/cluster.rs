@@ -1,12 +1,121 @@
 //! Helpers of the distributed tests: `vessel daemon` processes on the real RabbitMQ at
-//! 127.0.0.1:5672, each test with a queue prefix of its own.
+//! 127.0.0.1:5672, each test with a queue prefix of its own, sharing a SQLite data directory
+//! or a Cassandra store (the CQL test server, or a real node named by
+//! `VESSEL_TEST_CASSANDRA`).
 
 use crate::support::s;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vessel_store::{BatchEvent, NodeStatus, Storage};
+
+/// What the processes of a test share as their store, given to them as `--store URL`.
+pub trait StoreUrl {
+    /// The `--store` value.
+    fn store_url(&self) -> String;
+}
+
+impl StoreUrl for Path {
+    fn store_url(&self) -> String {
+        format!("sqlite:{}", s(self))
+    }
+}
+
+impl StoreUrl for PathBuf {
+    fn store_url(&self) -> String {
+        self.as_path().store_url()
+    }
+}
+
+/// A Cassandra store for one test: the CQL test server on 127.0.0.1 (on a runtime of its
+/// own, so that it outlives any test runtime), or the real node `VESSEL_TEST_CASSANDRA`
+/// names.
+pub struct CqlStore {
+    url: String,
+    server: Option<(vessel_cql_testserver::TestServer, tokio::runtime::Runtime)>,
+}
+
+impl CqlStore {
+    /// Starts a CQL test server, or uses the real node when one is named.
+    pub fn start() -> CqlStore {
+        if let Some(node) = std::env::var("VESSEL_TEST_CASSANDRA")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            return CqlStore {
+                url: format!("cassandra://{node}/?consistency=one"),
+                server: None,
+            };
+        }
+        let (server, rt) = std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let server = rt
+                .block_on(vessel_cql_testserver::TestServer::start())
+                .expect("the CQL test server starts");
+            (server, rt)
+        })
+        .join()
+        .unwrap();
+        CqlStore {
+            url: format!("cassandra://{}/?consistency=one", server.addr()),
+            server: Some((server, rt)),
+        }
+    }
+
+    /// Closes every open connection to the server once (clients must reconnect). Returns
+    /// false on a real node, which this cannot do.
+    pub fn drop_connections(&self) -> bool {
+        match &self.server {
+            Some((server, _)) => {
+                server.drop_connections();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Connections the server has accepted so far (0 on a real node).
+    pub fn connections_accepted(&self) -> u64 {
+        self.server
+            .as_ref()
+            .map_or(0, |(server, _)| server.connections_accepted())
+    }
+}
+
+impl StoreUrl for CqlStore {
+    fn store_url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Drop for CqlStore {
+    fn drop(&mut self) {
+        if let Some((server, rt)) = self.server.take() {
+            drop(server);
+            // Allowed inside a test's runtime, unlike dropping it.
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Opens the store a URL names, as the processes do.
+pub async fn open_store(url: &str) -> Option<Arc<dyn Storage>> {
+    match url.strip_prefix("sqlite:") {
+        Some(dir) => vessel_store_sqlite::SqliteStorage::open(Path::new(dir))
+            .ok()
+            .map(|st| Arc::new(st) as Arc<dyn Storage>),
+        None => vessel_store_cassandra::CassandraStorage::open(url)
+            .await
+            .ok()
+            .map(|st| Arc::new(st) as Arc<dyn Storage>),
+    }
+}
 
 /// The broker every machine of this project runs.
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -91,14 +200,19 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts a daemon on `store` (a data directory) and waits until it works.
-    pub fn start(broker: &Broker, store: &Path, log_dir: &Path, extra: &[&str]) -> Daemon {
+    /// Starts a daemon on `store` and waits until it works.
+    pub fn start(
+        broker: &Broker,
+        store: &(impl StoreUrl + ?Sized),
+        log_dir: &Path,
+        extra: &[&str],
+    ) -> Daemon {
         std::fs::create_dir_all(log_dir).unwrap();
         let log = log_dir.join(format!("daemon-{}.log", random_name()));
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(vessel_tests::vessel_bin());
         cmd.arg("daemon")
-            .args(["--store", &format!("sqlite:{}", s(store))])
+            .args(["--store", &store.store_url()])
             .args(broker.args())
             .args(["--lease", LEASE])
             .args(extra)
@@ -185,7 +299,7 @@ impl Drop for Daemon {
 /// `vessel start-run`; returns the run id it printed.
 pub fn start_run(
     broker: &Broker,
-    store: &Path,
+    store: &(impl StoreUrl + ?Sized),
     script: &Path,
     params: Option<&Path>,
     ks: &str,
@@ -197,7 +311,7 @@ pub fn start_run(
         "--keyspace".into(),
         ks.into(),
         "--store".into(),
-        format!("sqlite:{}", s(store)),
+        store.store_url(),
     ];
     args.extend(broker.args());
     if let Some(p) = params {
@@ -215,9 +329,14 @@ pub fn start_run(
 }
 
 /// `vessel wait` with a timeout; returns exit code, stdout and stderr.
-pub fn wait(store: &Path, ks: &str, run_id: i32, json: bool) -> (Option<i32>, String, String) {
+pub fn wait(
+    store: &(impl StoreUrl + ?Sized),
+    ks: &str,
+    run_id: i32,
+    json: bool,
+) -> (Option<i32>, String, String) {
     let run = run_id.to_string();
-    let store = format!("sqlite:{}", s(store));
+    let store = store.store_url();
     let mut args = vec![
         "wait",
         "--keyspace",
@@ -241,8 +360,13 @@ pub fn wait(store: &Path, ks: &str, run_id: i32, json: bool) -> (Option<i32>, St
 }
 
 /// Batch history of a node straight from the store (cheap enough to poll).
-pub async fn batches(store: &Path, ks: &str, run_id: i32, node: &str) -> Vec<BatchEvent> {
-    let Ok(st) = vessel_store_sqlite::SqliteStorage::open(store) else {
+pub async fn batches(
+    store: &(impl StoreUrl + ?Sized),
+    ks: &str,
+    run_id: i32,
+    node: &str,
+) -> Vec<BatchEvent> {
+    let Some(st) = open_store(&store.store_url()).await else {
         return Vec::new();
     };
     let Ok(k) = st.open_keyspace(ks, false).await else {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `vessel` binary on real scripts and data.
 
 mod bad_input;
+mod cassandra;
 mod cluster;
 mod crash;
 mod csv_files;

@@ -9,12 +9,12 @@ use crate::support::{s, write_params};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn script_dir() -> PathBuf {
+pub(crate) fn script_dir() -> PathBuf {
     vessel_tests::project_root().join("tests/conformance/py_calc")
 }
 
 /// Compiled components survive across test runs here.
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     vessel_tests::vessel_bin()
         .parent()
         .expect("the vessel binary has a folder")
@@ -28,7 +28,7 @@ fn lines_b(text: &str) -> Vec<String> {
 
 /// The driver's merge (spec §3.4): header of the `_00000` file, then the data lines of both
 /// per-batch files in byte order; compared with the baseline as `diff -b` would.
-fn compare(out: &Path, which: &str) {
+pub(crate) fn compare(out: &Path, which: &str) {
     let read = |batch: &str| {
         let p = out.join(format!("taxed_order_items_{which}_{batch}.csv"));
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

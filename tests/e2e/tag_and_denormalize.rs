@@ -4,11 +4,11 @@
 use crate::support::{s, vessel_ok, write_params};
 use std::path::{Path, PathBuf};
 
-fn script_dir() -> PathBuf {
+pub(crate) fn script_dir() -> PathBuf {
     vessel_tests::project_root().join("tests/conformance/tag_and_denormalize")
 }
 
-fn params(dir: &Path, totals: &str) -> PathBuf {
+pub(crate) fn params(dir: &Path, totals: &str) -> PathBuf {
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
     write_params(
@@ -31,7 +31,7 @@ fn lines_b(p: &Path) -> Vec<String> {
         .collect()
 }
 
-fn compare(out: &Path) {
+pub(crate) fn compare(out: &Path) {
     let base = vessel_tests::capillaries_data().join("out/tag_and_denormalize");
     // Totals: written in `top` order; compared line by line ignoring the header's CR.
     assert_eq!(

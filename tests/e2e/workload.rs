@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use vessel_store::{Storage, TableRef};
+use vessel_store::TableRef;
 
 /// Input rows.
 pub const ROWS: usize = 200_000;
@@ -12,8 +12,13 @@ pub const BATCHES: usize = 40;
 
 /// Writes the input and the script into `dir`; returns the script.
 pub fn setup(dir: &Path) -> std::path::PathBuf {
+    setup_rows(dir, ROWS)
+}
+
+/// [`setup`] with `rows` input rows (still [`BATCHES`] batches).
+pub fn setup_rows(dir: &Path, rows: usize) -> std::path::PathBuf {
     let mut t = String::from("id,name,amount\n");
-    for i in 0..ROWS {
+    for i in 0..rows {
         writeln!(t, "{i},name{},{}.{:02}", i % 977, i % 5000, i % 100).unwrap();
     }
     std::fs::write(dir.join("in.csv"), t).unwrap();
@@ -64,7 +69,19 @@ pub fn setup(dir: &Path) -> std::path::PathBuf {
 
 /// The table of node `enrich` holds every input row exactly once.
 pub async fn assert_rows(data: &Path, ks: &str, run_id: i32) {
-    let st = vessel_store_sqlite::SqliteStorage::open(data).unwrap();
+    assert_rows_in(data, ks, run_id, ROWS).await;
+}
+
+/// The table of node `enrich` holds every one of `rows` input rows exactly once.
+pub async fn assert_rows_in(
+    store: &(impl crate::cluster::StoreUrl + ?Sized),
+    ks: &str,
+    run_id: i32,
+    rows: usize,
+) {
+    let st = crate::cluster::open_store(&store.store_url())
+        .await
+        .expect("the store opens");
     let ks = st.open_keyspace(ks, false).await.unwrap();
     let n = ks
         .count_rows(&TableRef {
@@ -74,7 +91,7 @@ pub async fn assert_rows(data: &Path, ks: &str, run_id: i32) {
         .await
         .unwrap();
     assert_eq!(
-        n, ROWS as u64,
+        n, rows as u64,
         "no row lost or duplicated by the interrupted batch"
     );
 }

@@ -6,7 +6,8 @@
 //! the file's folder.
 //!
 //! Storage and queue are named by URL: `--store sqlite:DIR` (the default: a data directory;
-//! `--data-dir DIR` is short for it) and `--queue memory` (the default, in this process only)
+//! `--data-dir DIR` is short for it) or `--store cassandra://host1,host2:9042/?options`
+//! (Cassandra or ScyllaDB), and `--queue memory` (the default, in this process only)
 //! or `--queue amqp://user:pass@host:port/vhost` (RabbitMQ). No other module of the command
 //! line names a concrete backend: they ask this one for a `Storage` and a `Queue`.
 
@@ -30,7 +31,8 @@ pub struct BackendArgs {
     /// over it.
     #[arg(long, env = "VESSEL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Storage URL: `sqlite:DIR` (default: the data directory).
+    /// Storage URL: `sqlite:DIR` (default: the data directory) or
+    /// `cassandra://host1,host2:9042/?replication=simple:3&consistency=local_quorum`.
     #[arg(long, env = "VESSEL_STORE", value_name = "URL", hide_env_values = true)]
     pub store: Option<String>,
     /// Short for `--store sqlite:DIR` (env VESSEL_DATA_DIR).
@@ -152,10 +154,13 @@ pub struct Config {
 pub enum StoreUrl {
     /// `sqlite:DIR`: one SQLite file per keyspace in DIR.
     Sqlite(PathBuf),
+    /// `cassandra://hosts/?options`: a Cassandra or ScyllaDB cluster.
+    Cassandra(Box<vessel_store_cassandra::CassandraConfig>),
 }
 
 impl StoreUrl {
-    /// Parses `sqlite:DIR` (also `sqlite://DIR`).
+    /// Parses `sqlite:DIR` (also `sqlite://DIR`) and `cassandra://hosts/?options` (also
+    /// `scylla://`).
     ///
     /// # Errors
     /// A message that says which forms are understood.
@@ -168,18 +173,27 @@ impl StoreUrl {
             return Ok(StoreUrl::Sqlite(PathBuf::from(dir)));
         }
         if url.starts_with("cassandra://") || url.starts_with("scylla://") {
-            bail!(
-                "store URL {url:?}: the Cassandra/ScyllaDB backend is not part of this build yet; \
-                 use sqlite:DIR"
-            );
+            let cfg = vessel_store_cassandra::CassandraConfig::from_url(url)?;
+            return Ok(StoreUrl::Cassandra(Box::new(cfg)));
         }
-        bail!("store URL {url:?} is not understood; write sqlite:DIR (a data directory)")
+        bail!(
+            "store URL {:?} is not understood; write sqlite:DIR (a data directory) or \
+             cassandra://host1[:port],host2[:port]/?options",
+            redact(url)
+        )
     }
 
     /// The folder for caches that belong with this store (compiled plugins).
     fn cache_base(&self) -> PathBuf {
         match self {
             StoreUrl::Sqlite(dir) => dir.clone(),
+            // Compiled plugins are per machine: the user's cache folder.
+            StoreUrl::Cassandra(_) => std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("vessel"),
         }
     }
 
@@ -187,6 +201,7 @@ impl StoreUrl {
     pub fn display(&self) -> String {
         match self {
             StoreUrl::Sqlite(dir) => format!("sqlite:{}", dir.display()),
+            StoreUrl::Cassandra(cfg) => cfg.display(),
         }
     }
 }
@@ -294,8 +309,20 @@ impl Config {
             return Ok(StoreUrl::Sqlite(PathBuf::from(dir)));
         }
         if let Some(url) = &self.file.store {
+            // Paths in the file are relative to the file.
             return match StoreUrl::parse(url)? {
                 StoreUrl::Sqlite(dir) => Ok(StoreUrl::Sqlite(self.file_path(&dir))),
+                StoreUrl::Cassandra(mut cfg) => {
+                    if let Some(tls) = &mut cfg.tls {
+                        for path in [&mut tls.ca, &mut tls.cert, &mut tls.key]
+                            .into_iter()
+                            .flatten()
+                        {
+                            *path = self.file_path(path);
+                        }
+                    }
+                    Ok(StoreUrl::Cassandra(cfg))
+                }
             };
         }
         Ok(StoreUrl::Sqlite(default_dir()))
@@ -523,11 +550,15 @@ fn parse_file(text: &str) -> anyhow::Result<FileSettings> {
 ///
 /// # Errors
 /// The store cannot be opened (the message names it).
-pub fn open_store(url: &StoreUrl) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_store(url: &StoreUrl) -> anyhow::Result<Arc<dyn Storage>> {
     match url {
         StoreUrl::Sqlite(dir) => {
             let s = vessel_store_sqlite::SqliteStorage::open(dir)
                 .with_context(|| format!("cannot open data directory {}", dir.display()))?;
+            Ok(Arc::new(s))
+        }
+        StoreUrl::Cassandra(cfg) => {
+            let s = vessel_store_cassandra::CassandraStorage::connect((**cfg).clone()).await?;
             Ok(Arc::new(s))
         }
     }
@@ -569,6 +600,20 @@ mod tests {
         let e = StoreUrl::parse("/var/v").unwrap_err().to_string();
         assert!(e.contains("sqlite:DIR"), "{e}");
         assert!(StoreUrl::parse("sqlite:").is_err());
+        match StoreUrl::parse("cassandra://u:pw@a,b:9043/?consistency=one").unwrap() {
+            StoreUrl::Cassandra(c) => {
+                assert_eq!(c.hosts, ["a:9042", "b:9043"]);
+                assert_eq!(
+                    StoreUrl::Cassandra(c).display(),
+                    "cassandra://u:***@a:9042,b:9043/"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = StoreUrl::parse("cassandra://h/?consistency=most")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("consistency=most"), "{e}");
         assert_eq!(QueueUrl::parse("memory").unwrap(), QueueUrl::Memory);
         let amqp = QueueUrl::parse("amqp://u:secret@h:5672/%2f").unwrap();
         assert_eq!(amqp.display(), "amqp://u:***@h:5672/%2f");

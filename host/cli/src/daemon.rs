@@ -65,7 +65,7 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
     let grace = config.grace_period(args.grace_period)?;
     let metrics_addr = config.metrics_addr(args.metrics_addr.as_deref())?;
     let store = config.store_url(|| crate::default_data_dir(None))?;
-    let storage = crate::config::open_store(&store)?;
+    let storage = crate::config::open_store(&store).await?;
     let queue = crate::config::open_queue(&queue_url, &config.queue_prefix()).await?;
     let engine = Arc::new(
         Engine::new(storage, queue.clone())

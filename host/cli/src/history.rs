@@ -52,7 +52,7 @@ fn csv_text(s: &str) -> String {
 async fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::Config::load(&args.backend)?;
     let store = config.store_url(|| crate::default_data_dir(None))?;
-    let storage = crate::config::open_store(&store)?;
+    let storage = crate::config::open_store(&store).await?;
     let ks = storage
         .open_keyspace(&args.keyspace, false)
         .await

@@ -31,6 +31,7 @@ mod progress;
 mod run;
 mod start_run;
 mod stop_run;
+mod table_cql;
 mod validate;
 mod wait;
 
@@ -67,6 +68,8 @@ enum Command {
     StopRun(stop_run::StopRunArgs),
     /// Create, build and try Wasm plugins.
     Plugin(plugin::PluginArgs),
+    /// Print the CQL that creates a keyspace's tables for a run of a script (Cassandra).
+    TableCql(table_cql::TableCqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::History(a) => history::main(a),
         Command::StopRun(a) => stop_run::main(a),
         Command::Plugin(a) => plugin::main(a),
+        Command::TableCql(a) => table_cql::main(a),
     };
     match result {
         Ok(code) => code,

@@ -65,7 +65,7 @@ async fn run(args: RunArgs, config: Config, workers: usize) -> anyhow::Result<Ex
         (None, false) => bail!("give a script to run, or --resume --keyspace KS"),
     };
     let store = config.store_url(|| crate::default_data_dir(args.script.as_deref()))?;
-    let storage = crate::config::open_store(&store)?;
+    let storage = crate::config::open_store(&store).await?;
     let queue_url = config.queue_url()?;
     let queue = crate::config::open_queue(&queue_url, &config.queue_prefix()).await?;
     let bars = Arc::new(Bars::new());

@@ -85,7 +85,7 @@ pub fn main(args: StartRunArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let store = config.store_url(|| crate::default_data_dir(Some(&args.script)))?;
-        let storage = crate::config::open_store(&store)?;
+        let storage = crate::config::open_store(&store).await?;
         let queue = crate::config::open_queue(&queue_url, &config.queue_prefix()).await?;
         let engine = Engine::new(storage, queue);
         let req = request(

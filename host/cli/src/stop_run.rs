@@ -28,7 +28,7 @@ pub fn main(args: StopRunArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let config = Config::load(&args.backend)?;
         let store = config.store_url(|| crate::default_data_dir(None))?;
-        let storage = crate::config::open_store(&store)?;
+        let storage = crate::config::open_store(&store).await?;
         // Stopping only writes a run event, which workers read before each batch; the
         // queue is not involved.
         let queue = crate::config::open_queue(&QueueUrl::Memory, "").await?;

@@ -55,7 +55,7 @@ pub fn main(args: WaitArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let config = Config::load(&args.backend)?;
         let store = config.store_url(|| crate::default_data_dir(None))?;
-        let storage = crate::config::open_store(&store)?;
+        let storage = crate::config::open_store(&store).await?;
         // Following reads storage only; the queue is never used.
         let queue = crate::config::open_queue(&crate::config::QueueUrl::Memory, "").await?;
         let engine = Engine::new(storage, queue);

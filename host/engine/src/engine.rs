@@ -702,7 +702,7 @@ fn affected_parents(script: &Script, name: &str, affected: &[String]) -> Vec<Str
 }
 
 /// Storage definition of the table a node writes (none for file writers).
-pub(crate) fn table_def(node: &Node, run_id: RunId) -> Option<TableDef> {
+pub fn table_def(node: &Node, run_id: RunId) -> Option<TableDef> {
     match &node.writer {
         Writer::Table(w) => Some(TableDef {
             name: w.name.clone(),

@@ -44,7 +44,7 @@ pub mod worker;
 
 pub use engine::{
     DEFAULT_LOOKUP_CACHE_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, Engine, NodeSummary, RunRequest,
-    RunSummary, Settings, batch_rows,
+    RunSummary, Settings, batch_rows, default_start_nodes, table_def,
 };
 pub use error::{EngineError, Result};
 pub use scripts::ScriptCache;

@@ -51,6 +51,7 @@ conformance_tests!(
     lookup,
     delete_batch,
     bulk_write,
+    interrupted_writes,
     concurrent_writers,
     write_edge_cases,
     missing_tables,

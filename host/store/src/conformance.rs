@@ -49,6 +49,7 @@ pub async fn run_all(storage: Arc<dyn Storage>, ks_prefix: &str) {
     lookup(storage.clone(), ks_prefix).await;
     delete_batch(storage.clone(), ks_prefix).await;
     bulk_write(storage.clone(), ks_prefix).await;
+    interrupted_writes(storage.clone(), ks_prefix).await;
     concurrent_writers(storage.clone(), ks_prefix).await;
     write_edge_cases(storage.clone(), ks_prefix).await;
     missing_tables(storage.clone(), ks_prefix).await;
@@ -932,6 +933,65 @@ pub async fn bulk_write(storage: Arc<dyn Storage>, ks_prefix: &str) {
         "a key of a cleaned batch can be written again",
     );
     assert_eq!(ok_entries, 1);
+    finish(&storage, &name).await;
+}
+
+/// A write abandoned midway (its future dropped, as when a worker dies) may leave any part of
+/// its rows and index entries behind; `delete_batch` removes all of it, so that its unique keys
+/// are free for any batch, and other batches keep everything.
+///
+/// # Panics
+/// When the check fails.
+pub async fn interrupted_writes(storage: Arc<dyn Storage>, ks_prefix: &str) {
+    let (name, ks) = fresh(&storage, ks_prefix, "interrupted").await;
+    let t = Items::new("iw", 1);
+    ok(ks.create_table(&t.def).await, "create_table");
+    ok(
+        t.write(&*ks, 0, 0..100, WriteMode::Normal).await,
+        "write of the batch that stays",
+    );
+    // Abandon writes of batch 1 after ever longer times, each cleaned before the next.
+    for (round, wait_us) in [50u64, 500, 2_000, 10_000].into_iter().enumerate() {
+        let ids = 1000..3000;
+        let (rows, keys) = t.rows(ids.clone());
+        let kept = tokio::time::timeout(
+            Duration::from_micros(wait_us),
+            ks.write_rows(&t.def, 1, &rows, &keys, WriteMode::Normal),
+        )
+        .await;
+        if kept.is_err() {
+            // A backend may finish an abandoned call on a thread of its own: give it time.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let removed = ok(ks.delete_batch(&t.def, 1).await, "delete_batch");
+        assert!(removed <= 2000, "round {round}: removed {removed} rows");
+        assert_eq!(
+            count(&*ks, &t.def).await,
+            100,
+            "round {round}: the abandoned batch left rows, or the other batch lost some"
+        );
+        assert!(
+            ok(t.lookup_ids(&*ks, &[1000, 1999, 2999]).await, "lookup").is_empty(),
+            "round {round}: the abandoned batch left index entries"
+        );
+        let found = ok(t.lookup_ids(&*ks, &[0, 99]).await, "lookup");
+        assert_eq!(
+            found,
+            vec![(0, 0), (1, 99)],
+            "round {round}: batch 0 lost entries"
+        );
+    }
+    // After the last cleanup its unique keys are free: another batch writes them whole.
+    let stats = ok(
+        t.write(&*ks, 2, 1000..3000, WriteMode::Normal).await,
+        "write of the abandoned batch's keys by another batch",
+    );
+    assert_eq!(stats.rows_written, 2000);
+    assert_eq!(count(&*ks, &t.def).await, 2100);
+    assert_eq!(
+        ok(t.lookup_ids(&*ks, &[1000, 2999]).await, "lookup"),
+        vec![(0, 1000), (1, 2999)]
+    );
     finish(&storage, &name).await;
 }
 

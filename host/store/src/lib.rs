@@ -93,6 +93,22 @@ pub trait Storage: Send + Sync {
 ///
 /// Workflow history tables are append-only event logs, as in Capillaries: every status change
 /// is a new event, and readers aggregate events (see `vessel-engine`).
+///
+/// # Writes are batch-granular, not transactional
+///
+/// Stores without multi-row transactions (Cassandra) must fit this contract, so no write call
+/// is atomic. What holds instead:
+///
+/// * a call refused with [`StoreError::DuplicateKey`] (or for a value that cannot be stored)
+///   leaves nothing of itself behind;
+/// * a call that fails otherwise, or is abandoned (its future dropped, its process killed), may
+///   leave any part of its rows and index entries; [`Keyspace::delete_batch`] removes every
+///   trace of the batch, without scanning the table, and the batch can then be written again
+///   with the same unique keys;
+/// * unique keys are claimed so that of two batches writing the same key, exactly one wins.
+///
+/// The engine relies on nothing more: a batch that did not finish is deleted before it is
+/// redone, and readers of a table only run once the node that writes it has completed.
 #[async_trait]
 pub trait Keyspace: Send + Sync {
     /// The keyspace name.
@@ -218,7 +234,8 @@ pub trait Keyspace: Send + Sync {
         limit: usize,
     ) -> Result<Page>;
 
-    /// Writes rows of one batch with their index keys, atomically per call.
+    /// Writes rows of one batch with their index keys (see the contract above: a refused call
+    /// leaves nothing, an interrupted one may leave part of itself until `delete_batch`).
     ///
     /// `keys[i][r]` is the key of row `r` for `table.indexes[i]`. In [`WriteMode::Normal`] a
     /// unique-index key that already exists for another row fails the call with
@@ -236,8 +253,9 @@ pub trait Keyspace: Send + Sync {
         mode: WriteMode,
     ) -> Result<WriteStats>;
 
-    /// Writes data rows of one batch without their index entries, atomically per call, and
-    /// returns each row's token, in row order.
+    /// Writes data rows of one batch without their index entries and returns each row's
+    /// handle (its token in the SQLite backend, its row id in Cassandra), in row order, to be
+    /// passed to [`Keyspace::write_index_entries`].
     ///
     /// This is the bulk path: the caller collects `(key, token)` pairs over many calls and
     /// hands them to [`Keyspace::write_index_entries`] in large sorted groups, so that an index
@@ -253,8 +271,8 @@ pub trait Keyspace: Send + Sync {
         rows: RowSet,
     ) -> Result<Vec<i64>>;
 
-    /// Writes index entries `(key, token)` of one batch to `table.indexes[index]`, atomically
-    /// per call; the entries may come in any order. A key of a unique index that already exists
+    /// Writes index entries `(key, row handle)` of one batch to `table.indexes[index]`; the
+    /// entries may come in any order. A key of a unique index that already exists
     /// fails the call with [`StoreError::DuplicateKey`] and writes nothing of it.
     ///
     /// # Errors
