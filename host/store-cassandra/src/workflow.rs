@@ -153,7 +153,22 @@ impl Keyspace for CassKeyspace {
         );
         for attempt in 0..RUN_ID_ATTEMPTS {
             let got: Vec<(Option<i32>,)> = self.db.rows(&ctx, read.clone(), (&self.name,)).await?;
-            let last = got.first().and_then(|r| r.0).unwrap_or(0);
+            let Some(last) = got.first().map(|r| r.0.unwrap_or(0)) else {
+                // A keyspace whose tables were made ahead (`vessel table-cql`) has no counter
+                // yet; whoever gets here first starts it at 0.
+                self.db
+                    .run(
+                        &ctx,
+                        format!(
+                            "INSERT INTO {}.wf_run_counter (ks, last_run) VALUES (?, 0) \
+                             IF NOT EXISTS",
+                            self.q
+                        ),
+                        (&self.name,),
+                    )
+                    .await?;
+                continue;
+            };
             let res = self
                 .db
                 .run(&ctx, update.clone(), (last + 1, &self.name, last))
