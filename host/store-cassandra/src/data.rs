@@ -40,11 +40,14 @@ fn rowid(batch: BatchIdx, n: u32) -> i64 {
     (i64::from(batch) << 32) | i64::from(n)
 }
 
+/// A row as named columns.
+pub(crate) type NamedRow = Vec<(String, Option<CqlValue>)>;
+
+/// A batch record row: first row id, row count, keys.
+type Record = (Option<i64>, Option<i32>, Option<Vec<u8>>);
+
 /// A query result's `[applied]` column and, when not applied, the row that is there.
-pub(crate) fn applied(
-    ctx: &Ctx<'_>,
-    res: QueryResult,
-) -> Result<(bool, Option<Vec<(String, Option<CqlValue>)>>)> {
+pub(crate) fn applied(ctx: &Ctx<'_>, res: QueryResult) -> Result<(bool, Option<NamedRow>)> {
     let rows = res
         .into_rows_result()
         .map_err(|e| error::shape(ctx.what, e))?;
@@ -90,10 +93,14 @@ impl CassKeyspace {
         let mut stmt = Statement::new(cql);
         stmt.set_is_idempotent(idempotent);
         self.db
-            .session
-            .add_prepared_statement(&stmt)
+            .guard(ctx, async {
+                self.db
+                    .session
+                    .add_prepared_statement(&stmt)
+                    .await
+                    .map_err(|e| error::prepare(ctx, &e))
+            })
             .await
-            .map_err(|e| error::prepare(ctx, &e))
     }
 
     async fn execute(
@@ -103,11 +110,15 @@ impl CassKeyspace {
         values: impl SerializeRow,
     ) -> Result<QueryResult> {
         self.db
-            .session
-            .get_session()
-            .execute_unpaged(stmt, values)
+            .guard(ctx, async {
+                self.db
+                    .session
+                    .get_session()
+                    .execute_unpaged(stmt, values)
+                    .await
+                    .map_err(|e| error::exec(ctx, &e))
+            })
             .await
-            .map_err(|e| error::exec(ctx, &e))
     }
 
     fn concurrency(&self) -> usize {
@@ -400,8 +411,8 @@ async fn claim_unique(
     from_index: usize,
     claimed: &mut Vec<(String, Vec<(String, i64)>)>,
 ) -> Result<()> {
-    for i in from_index..def.indexes.len() {
-        if !def.indexes[i].unique {
+    for (i, idx) in def.indexes.iter().enumerate().skip(from_index) {
+        if !idx.unique {
             continue;
         }
         let index = index_name(def, i);
@@ -892,7 +903,7 @@ pub(crate) async fn delete_batch(
         what: &what,
         table: None,
     };
-    let records: Vec<(Option<i64>, Option<i32>, Option<Vec<u8>>)> = ks
+    let records: Vec<Record> = ks
         .db
         .rows(
             &rec_ctx,

@@ -176,6 +176,27 @@ fn tls_context(tls: &TlsOptions) -> Result<openssl::ssl::SslContext> {
 }
 
 impl Db {
+    /// Runs a driver call with a limit of its own. The driver bounds each request by
+    /// `request_timeout`, but not the preparation of a statement (a connection that stops
+    /// answering during a prepare would hold the caller forever), and a call may prepare and
+    /// then execute; so every call gets twice the request limit, and a call over it is
+    /// [`StoreError::Unavailable`], which the engine retries.
+    pub(crate) async fn guard<T>(
+        &self,
+        ctx: &Ctx<'_>,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let limit = self.cfg.request_timeout * 2;
+        match tokio::time::timeout(limit, call).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{}: no answer within {} ms",
+                ctx.what,
+                limit.as_millis()
+            ))),
+        }
+    }
+
     /// Runs one statement and returns its result (one page: for statements that return at
     /// most a bounded number of rows).
     pub(crate) async fn exec(
@@ -184,10 +205,13 @@ impl Db {
         stmt: Statement,
         values: impl SerializeRow,
     ) -> Result<QueryResult> {
-        self.session
-            .execute_unpaged(stmt, values)
-            .await
-            .map_err(|e| error::exec(ctx, &e))
+        self.guard(ctx, async {
+            self.session
+                .execute_unpaged(stmt, values)
+                .await
+                .map_err(|e| error::exec(ctx, &e))
+        })
+        .await
     }
 
     /// Runs one statement given as text (not idempotent: the driver does not retry it after
@@ -230,10 +254,13 @@ impl Db {
         let mut out = Vec::new();
         loop {
             let (res, paging) = self
-                .session
-                .execute_single_page(stmt.clone(), &values, state)
-                .await
-                .map_err(|e| error::exec(ctx, &e))?;
+                .guard(ctx, async {
+                    self.session
+                        .execute_single_page(stmt.clone(), &values, state)
+                        .await
+                        .map_err(|e| error::exec(ctx, &e))
+                })
+                .await?;
             let rows = res
                 .into_rows_result()
                 .map_err(|e| error::shape(ctx.what, e))?;
