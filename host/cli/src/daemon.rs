@@ -129,7 +129,7 @@ async fn daemon(args: DaemonArgs, config: Config, workers: usize) -> anyhow::Res
 }
 
 /// Waits for SIGINT or SIGTERM and names it.
-async fn signals() -> anyhow::Result<&'static str> {
+pub(crate) async fn signals() -> anyhow::Result<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

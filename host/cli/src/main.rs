@@ -23,6 +23,7 @@ macro_rules! out {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod api;
 mod config;
 mod daemon;
 mod history;
@@ -68,6 +69,8 @@ enum Command {
     StopRun(stop_run::StopRunArgs),
     /// Create, build and try Wasm plugins.
     Plugin(plugin::PluginArgs),
+    /// Serve the web API (and, with the embedded queue, work the runs it starts).
+    Api(api::ApiArgs),
     /// Print the CQL that creates a keyspace's tables for a run of a script (Cassandra).
     TableCql(table_cql::TableCqlArgs),
 }
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::StopRun(a) => stop_run::main(a),
         Command::Plugin(a) => plugin::main(a),
         Command::TableCql(a) => table_cql::main(a),
+        Command::Api(a) => api::main(a),
     };
     match result {
         Ok(code) => code,

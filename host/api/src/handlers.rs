@@ -1,0 +1,363 @@
+//! Keyspaces and runs: list, start, stop, summarize, follow, validate.
+
+use crate::AppState;
+use crate::envelope::{ApiError, ok, parse_body};
+use crate::history::{keyspace, run_props};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::path::{Path as FsPath, PathBuf};
+use vessel_engine::RunRequest;
+use vessel_store::{RunId, RunStatus};
+
+/// `GET /healthz`: the process answers (no token needed).
+pub(crate) async fn healthz() -> Response {
+    ok("ok")
+}
+
+/// Unknown paths: 404 with the envelope.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no endpoint {}", uri.path()))
+}
+
+/// `GET /ks`: keyspace names.
+pub(crate) async fn list_keyspaces(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(state.engine.storage().list_keyspaces().await?))
+}
+
+/// `DELETE /ks/{ks}`: drops a keyspace with all its runs.
+pub(crate) async fn drop_keyspace(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    keyspace(&state, &name).await?;
+    state.engine.storage().drop_keyspace(&name).await?;
+    tracing::info!(keyspace = %name, "keyspace dropped");
+    Ok(ok(serde_json::Value::Null))
+}
+
+/// Start nodes as Capillaries sends them (`"a,b"`) or as a list.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum StartNodes {
+    #[default]
+    None,
+    Text(String),
+    List(Vec<String>),
+}
+
+impl StartNodes {
+    fn names(&self) -> Vec<String> {
+        let all: Vec<String> = match self {
+            StartNodes::None => Vec::new(),
+            StartNodes::Text(t) => t.split(',').map(str::to_string).collect(),
+            StartNodes::List(l) => l.clone(),
+        };
+        // A trailing comma names no node, as in Capillaries.
+        all.into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// A script (and params) given by location, as Capillaries does, or in the body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScriptSource {
+    #[serde(default)]
+    script_url: String,
+    #[serde(default)]
+    script_params_url: String,
+    /// The script itself: a JSON object, or JSON / YAML text.
+    #[serde(default)]
+    script: Option<serde_json::Value>,
+    /// The params themselves: a JSON object, or JSON / YAML text.
+    #[serde(default)]
+    params: Option<serde_json::Value>,
+    #[serde(default)]
+    start_nodes: StartNodes,
+    #[serde(default)]
+    run_description: String,
+}
+
+impl ScriptSource {
+    /// The script and params files: saved from the body when given there, else the given
+    /// locations, which must lie under an allowed folder.
+    fn files(&self, state: &AppState) -> Result<(PathBuf, Option<PathBuf>), ApiError> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the working folder: {e}"),
+            )
+        })?;
+        let allowed = &state.settings.allowed;
+        let script = match (&self.script, self.script_url.trim()) {
+            (Some(_), u) if !u.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "give the script either in 'script' or as 'script_url', not both",
+                ));
+            }
+            (Some(body), _) => save(state, "script", body)?,
+            (None, "") => {
+                return Err(ApiError::bad_request(
+                    "no script: give 'script_url' (a file on the server) or 'script' (the script \
+                     itself)",
+                ));
+            }
+            (None, u) => {
+                let p = local(u, "script_url")?;
+                allowed.check("script_url", &p, &cwd)?;
+                cwd.join(p)
+            }
+        };
+        let params = match (&self.params, self.script_params_url.trim()) {
+            (Some(_), u) if !u.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "give the params either in 'params' or as 'script_params_url', not both",
+                ));
+            }
+            (Some(body), _) => Some(save(state, "params", body)?),
+            (None, "") => None,
+            (None, u) => {
+                let p = local(u, "script_params_url")?;
+                allowed.check("script_params_url", &p, &cwd)?;
+                Some(cwd.join(p))
+            }
+        };
+        Ok((script, params))
+    }
+}
+
+/// A local path from a location: `file://` or a plain path.
+fn local(url: &str, field: &str) -> Result<PathBuf, ApiError> {
+    if let Some(p) = url.strip_prefix("file://") {
+        return Ok(PathBuf::from(p));
+    }
+    if url.contains("://") {
+        return Err(ApiError::bad_request(format!(
+            "{field}: {url} is not a file on this server; remote locations are not supported yet"
+        )));
+    }
+    Ok(PathBuf::from(url))
+}
+
+/// Saves a script or params given in the body under the submit folder, named by content, and
+/// returns its path.
+fn save(state: &AppState, what: &str, body: &serde_json::Value) -> Result<PathBuf, ApiError> {
+    let (text, ext) = match body {
+        serde_json::Value::String(s) => {
+            let t = s.trim_start();
+            let ext = if t.starts_with('{') { "json" } else { "yaml" };
+            (s.clone(), ext)
+        }
+        serde_json::Value::Object(_) => (
+            serde_json::to_string_pretty(body).unwrap_or_default(),
+            "json",
+        ),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "'{what}' must be an object or JSON / YAML text"
+            )));
+        }
+    };
+    let hash = Sha256::digest(text.as_bytes());
+    let name: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let dir = &state.settings.submit_dir;
+    let path = dir.join(format!("{what}-{name}.{ext}"));
+    let io = |e: std::io::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot save the submitted {what} in {}: {e}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    if !path.exists() {
+        let tmp = path.with_extension(format!("{ext}.tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+    }
+    Ok(path)
+}
+
+/// Loads and checks a submitted script: every script error (400), every path outside the
+/// allowed folders (400).
+async fn load_checked(
+    state: &AppState,
+    req: &RunRequest,
+) -> Result<std::sync::Arc<vessel_script::Script>, ApiError> {
+    let script = state.engine.request_script(req).await?;
+    let base = req
+        .script
+        .parent()
+        .map(FsPath::to_path_buf)
+        .unwrap_or_default();
+    state.settings.allowed.check_script(&script, &base)?;
+    Ok(script)
+}
+
+/// `POST /ks/{ks}/run`: starts a run; `{"run_id": N}`.
+pub(crate) async fn start_run(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    vessel_store::validate_keyspace_name(&name).map_err(ApiError::from)?;
+    let src: ScriptSource = parse_body(&headers, &body)?;
+    let (script, params) = src.files(&state)?;
+    let req = RunRequest {
+        keyspace: name.clone(),
+        script,
+        params,
+        start_nodes: src.start_nodes.names(),
+        description: src.run_description.clone(),
+    };
+    load_checked(&state, &req).await?;
+    let run_id = state.engine.start_run(&req).await?;
+    tracing::info!(keyspace = %name, run_id, "run started through the API");
+    Ok(ok(serde_json::json!({ "run_id": run_id })))
+}
+
+#[derive(Deserialize, Default)]
+struct StopBody {
+    #[serde(default)]
+    comment: String,
+}
+
+/// `DELETE /ks/{ks}/run/{run_id}`: stops a run in progress or invalidates a finished one;
+/// 409 when it is stopped already.
+pub(crate) async fn stop_run(
+    State(state): State<AppState>,
+    Path((name, run_id)): Path<(String, RunId)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let ks = keyspace(&state, &name).await?;
+    run_props(ks.as_ref(), run_id).await?;
+    let stop: StopBody = if body.is_empty() {
+        StopBody::default()
+    } else {
+        parse_body(&headers, &body)?
+    };
+    let events = ks.run_events(Some(&[run_id])).await?;
+    if vessel_engine::status::run_status_priority(&events, run_id) == RunStatus::Stop {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("run {run_id} of keyspace '{name}' is stopped already"),
+        ));
+    }
+    state.engine.stop_run(&name, run_id, &stop.comment).await?;
+    Ok(ok(serde_json::Value::Null))
+}
+
+/// `GET /ks/{ks}/run/{run_id}/summary`: per node status, batches, rows in and out, time.
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Path((name, run_id)): Path<(String, RunId)>,
+) -> Result<Response, ApiError> {
+    let ks = keyspace(&state, &name).await?;
+    run_props(ks.as_ref(), run_id).await?;
+    Ok(ok(state.engine.summary(&name, run_id).await?))
+}
+
+/// `GET /ks/{ks}/run/{run_id}/events`: Server-Sent Events: a `summary` event with the run's
+/// summary whenever it changes (and at once), then `end` when the run is complete or stopped.
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Path((name, run_id)): Path<(String, RunId)>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let ks = keyspace(&state, &name).await?;
+    run_props(ks.as_ref(), run_id).await?;
+    let interval = state.settings.progress_interval;
+    let engine = state.engine.clone();
+    struct Follow {
+        last: String,
+        done: bool,
+        first: bool,
+    }
+    let stream = futures::stream::unfold(
+        Follow {
+            last: String::new(),
+            done: false,
+            first: true,
+        },
+        move |mut f| {
+            let engine = engine.clone();
+            let name = name.clone();
+            async move {
+                if f.done {
+                    return None;
+                }
+                loop {
+                    if !f.first {
+                        tokio::time::sleep(interval).await;
+                    }
+                    f.first = false;
+                    let summary = match engine.summary(&name, run_id).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            f.done = true;
+                            let ev = Event::default().event("error").data(e.to_string());
+                            return Some((Ok(ev), f));
+                        }
+                    };
+                    let finished = summary.run_status == "complete" || summary.run_status == "stop";
+                    let text = serde_json::to_string(&summary).unwrap_or_default();
+                    if finished {
+                        f.done = true;
+                        let ev = Event::default().event("end").data(text);
+                        return Some((Ok(ev), f));
+                    }
+                    if text != f.last {
+                        f.last = text.clone();
+                        return Some((Ok(Event::default().event("summary").data(text)), f));
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `POST /validate`: loads a script (by location or in the body) without running it; the
+/// nodes and warnings, or 400 with every error.
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let src: ScriptSource = parse_body(&headers, &body)?;
+    let (script, params) = src.files(&state)?;
+    let req = RunRequest {
+        keyspace: String::new(),
+        script,
+        params,
+        start_nodes: Vec::new(),
+        description: String::new(),
+    };
+    let script = load_checked(&state, &req).await?;
+    let order = vessel_script::dag::topological_order(&script);
+    let nodes: Vec<serde_json::Value> = order
+        .iter()
+        .filter_map(|n| script.nodes.get(n))
+        .map(|n| {
+            serde_json::json!({
+                "name": n.name,
+                "type": n.node_type.name(),
+                "desc": n.desc,
+                "depends_on": vessel_script::dag::dependencies(&script, &n.name),
+            })
+        })
+        .collect();
+    let warnings: Vec<String> = script.warnings.iter().map(|w| w.to_string()).collect();
+    Ok(ok(
+        serde_json::json!({ "nodes": nodes, "warnings": warnings }),
+    ))
+}
