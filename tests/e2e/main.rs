@@ -1,5 +1,6 @@
 //! End-to-end tests: the `vessel` binary on real scripts and data.
 
+mod api;
 mod bad_input;
 mod cassandra;
 mod cluster;

@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::envelope::{ApiError, ok};
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -259,4 +259,41 @@ pub(crate) async fn batch_history(
         "run_lifespan": lifespan(&run_events, run_id),
         "batch_history": rows,
     })))
+}
+
+/// Query of the picture endpoint.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct VizQuery {
+    /// Colour the nodes by their status in this run.
+    #[serde(default)]
+    is_status: bool,
+}
+
+/// `GET /ks/{ks}/run/{run_id}/viz`: the run's script as an SVG DAG, coloured by node status
+/// with `?is_status=true`.
+pub(crate) async fn viz(
+    State(state): State<AppState>,
+    Path((name, run_id)): Path<(String, RunId)>,
+    query: Result<axum::extract::Query<VizQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let ks = keyspace(&state, &name).await?;
+    let props = run_props(ks.as_ref(), run_id).await?;
+    let script = state
+        .engine
+        .script(&props.script_url, &props.script_params_url)
+        .await?;
+    let statuses = if q.is_status {
+        let events = ks.node_events(Some(&[run_id])).await?;
+        Some(
+            vessel_engine::status::node_statuses(&events, run_id)
+                .into_iter()
+                .map(|(n, s)| (n, s.name().to_string()))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let svg = vessel_script::draw::to_svg(&script, statuses.as_ref());
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

@@ -92,6 +92,7 @@ pub fn router(engine: Arc<Engine>, settings: ApiSettings) -> Router {
             "/ks/{ks}/run/{run_id}/node/{node}/batch_history",
             get(history::batch_history),
         )
+        .route("/ks/{ks}/run/{run_id}/viz", get(history::viz))
         .route("/ks/{ks}/run/{run_id}/summary", get(handlers::summary))
         .route("/ks/{ks}/run/{run_id}/events", get(handlers::events))
         .route("/validate", post(handlers::validate))

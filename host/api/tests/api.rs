@@ -173,6 +173,27 @@ async fn the_example_runs_and_every_view_shows_it() {
         "{v}"
     );
 
+    // The DAG, plain and coloured by status.
+    let res = f
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/ks/shop/run/1/viz?is_status=true")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "image/svg+xml");
+    let svg =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert_eq!(svg.matches("data-status=\"success\"").count(), 8, "{svg}");
+    let (status, v) = f.get("/ks/shop/run/1/viz?is_status=maybe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, _) = f.get("/ks/shop/run/7/viz").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Events of a finished run: the final summary at once.
     let res = f
         .app

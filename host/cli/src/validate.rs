@@ -12,6 +12,10 @@ enum Format {
     Text,
     /// Graphviz dot.
     Dot,
+    /// An SVG picture of the DAG (laid out by Vessel; no Graphviz needed).
+    Svg,
+    /// A Mermaid flowchart.
+    Mermaid,
 }
 
 /// Arguments of `vessel validate`.
@@ -25,6 +29,12 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// With --run-id: colour the DAG (svg, dot, mermaid) by the node statuses of that run.
+    #[arg(long, requires = "run_id")]
+    keyspace: Option<String>,
+    /// Run whose node statuses colour the DAG.
+    #[arg(long, requires = "keyspace")]
+    run_id: Option<i32>,
     #[command(flatten)]
     backend: crate::config::BackendArgs,
     #[command(flatten)]
@@ -57,8 +67,23 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     for w in &script.warnings {
         eprintln!("warning: {w}");
     }
+    let statuses = match (&args.keyspace, args.run_id) {
+        (Some(ks), Some(run)) => Some(node_statuses(&store, ks, run)?),
+        _ => None,
+    };
     match args.format {
-        Format::Dot => out!("{}", vessel_script::dag::to_dot(&script)),
+        Format::Dot => out!(
+            "{}",
+            vessel_script::draw::to_dot(&script, statuses.as_ref())
+        ),
+        Format::Svg => out!(
+            "{}",
+            vessel_script::draw::to_svg(&script, statuses.as_ref())
+        ),
+        Format::Mermaid => out!(
+            "{}",
+            vessel_script::draw::to_mermaid(&script, statuses.as_ref())
+        ),
         Format::Text => {
             for name in vessel_script::dag::topological_order(&script) {
                 let n = &script.nodes[&name];
@@ -95,4 +120,32 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Node name → status name of a run, from the store.
+fn node_statuses(
+    store: &crate::config::StoreUrl,
+    keyspace: &str,
+    run_id: i32,
+) -> anyhow::Result<vessel_script::draw::Statuses> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let storage = crate::config::open_store(store).await?;
+        let ks = storage.open_keyspace(keyspace, false).await?;
+        if !ks
+            .run_properties()
+            .await?
+            .iter()
+            .any(|p| p.run_id == run_id)
+        {
+            anyhow::bail!("keyspace '{keyspace}' has no run {run_id} (see `vessel history runs`)");
+        }
+        let events = ks.node_events(Some(&[run_id])).await?;
+        Ok(vessel_engine::status::node_statuses(&events, run_id)
+            .into_iter()
+            .map(|(n, s)| (n, s.name().to_string()))
+            .collect())
+    })
 }

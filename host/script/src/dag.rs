@@ -184,7 +184,7 @@ pub(crate) fn find_cycle(parents: &BTreeMap<String, Vec<String>>) -> Option<Vec<
     }
 }
 
-fn dot_id(s: &str) -> String {
+pub(crate) fn dot_id(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 

@@ -64,6 +64,7 @@
 //! ```
 
 pub mod dag;
+pub mod draw;
 mod error;
 pub mod index;
 pub mod keys;
