@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::envelope::{ApiError, ok, parse_body};
 use crate::history::{keyspace, run_props};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,6 +16,19 @@ use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
 use vessel_engine::RunRequest;
 use vessel_store::{RunId, RunStatus};
+
+/// The request body, or the reason it could not be read (too large, stalled) as an envelope.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body too large: see --max-body-mb".to_string()
+        } else {
+            format!("cannot read the request body: {}", e.body_text())
+        };
+        ApiError::new(status, message)
+    })
+}
 
 /// `GET /healthz`: the process answers (no token needed).
 pub(crate) async fn healthz() -> Response {
@@ -207,8 +221,9 @@ pub(crate) async fn start_run(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body_of(body)?;
     vessel_store::validate_keyspace_name(&name).map_err(ApiError::from)?;
     let src: ScriptSource = parse_body(&headers, &body)?;
     let (script, params) = src.files(&state)?;
@@ -237,8 +252,9 @@ pub(crate) async fn stop_run(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body_of(body)?;
     let ks = keyspace(&state, &name).await?;
     run_props(ks.as_ref(), run_id).await?;
     let stop: StopBody = if body.is_empty() {
@@ -331,8 +347,9 @@ pub(crate) async fn events(
 pub(crate) async fn validate(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body_of(body)?;
     let src: ScriptSource = parse_body(&headers, &body)?;
     let (script, params) = src.files(&state)?;
     let req = RunRequest {

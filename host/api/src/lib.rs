@@ -44,6 +44,8 @@ pub struct ApiSettings {
     pub submit_dir: PathBuf,
     /// How often run progress is pushed to event streams.
     pub progress_interval: std::time::Duration,
+    /// Longest wait for the next piece of a request body; a stalled upload is cut off.
+    pub body_timeout: std::time::Duration,
 }
 
 impl ApiSettings {
@@ -57,6 +59,7 @@ impl ApiSettings {
             cors_origins: Vec::new(),
             max_body_bytes: 4 << 20,
             progress_interval: std::time::Duration::from_millis(500),
+            body_timeout: std::time::Duration::from_secs(30),
         })
     }
 }
@@ -72,6 +75,7 @@ pub(crate) struct AppState {
 pub fn router(engine: Arc<Engine>, settings: ApiSettings) -> Router {
     let cors = access::cors_layer(&settings.cors_origins);
     let limit = settings.max_body_bytes;
+    let body_timeout = settings.body_timeout;
     let state = AppState {
         engine,
         settings: Arc::new(settings),
@@ -106,6 +110,9 @@ pub fn router(engine: Arc<Engine>, settings: ApiSettings) -> Router {
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(cors)
         .with_state(state)
 }

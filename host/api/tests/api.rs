@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ fn shop() -> PathBuf {
 async fn fixture(edit: impl FnOnce(&mut ApiSettings)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&shop(), &dir.path().join("shop"));
-    let storage = vessel_store_sqlite::SqliteStorage::open(&dir.path().join("data")).unwrap();
+    let storage = vessel_store_sqlite::SqliteStorage::open(dir.path().join("data")).unwrap();
     let engine = Arc::new(Engine::new(
         Arc::new(storage),
         Arc::new(vessel_queue::MemoryQueue::new()),
@@ -530,10 +531,36 @@ async fn cors_only_for_configured_origins_and_bodies_are_capped() {
     );
 
     let huge = "x".repeat(200 * 1024);
-    let (status, _) = f
+    let (status, v) = f
         .send(Method::POST, "/validate", json!({ "script": huge }))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(v["error"].as_str().unwrap().contains("too large"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_upload_is_cut_off() {
+    let f = fixture(|s| s.body_timeout = Duration::from_millis(300)).await;
+    // A body that sends its first bytes, then nothing.
+    let chunks =
+        futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from("{\"scr"))])
+            .chain(futures::stream::pending());
+    let started = Instant::now();
+    let (status, v) = f
+        .call(
+            Request::post("/validate")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(chunks))
+                .unwrap(),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {v}");
+    assert!(v["error"].as_str().unwrap().contains("request body"), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
