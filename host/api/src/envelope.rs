@@ -9,7 +9,11 @@ use vessel_store::StoreError;
 
 /// A JSON answer: `{"data": data, "error": ""}` with 200.
 pub(crate) fn ok<T: Serialize>(data: T) -> Response {
-    Json(serde_json::json!({ "data": data, "error": "" })).into_response()
+    Json(crate::model::Envelope {
+        data,
+        error: String::new(),
+    })
+    .into_response()
 }
 
 /// An error answer: a status and `{"data": null, "error": message}`.
@@ -46,7 +50,10 @@ impl IntoResponse for ApiError {
         }
         (
             self.status,
-            Json(serde_json::json!({ "data": null, "error": self.message })),
+            Json(crate::model::ErrorBody {
+                data: None,
+                error: self.message,
+            }),
         )
             .into_response()
     }

@@ -3,6 +3,9 @@
 use crate::AppState;
 use crate::envelope::{ApiError, ok, parse_body};
 use crate::history::{keyspace, run_props};
+use crate::model::{
+    Envelope, ErrorBody, RunIdData, RunSummaryDoc, ScriptSource, StopBody, ValidNode, Validation,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -10,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
@@ -31,6 +33,8 @@ fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 /// `GET /healthz`: the process answers (no token needed).
+#[utoipa::path(get, path = "/healthz", tag = "vessel", security(()),
+    responses((status = 200, description = "The server answers", body = Envelope<String>)))]
 pub(crate) async fn healthz() -> Response {
     ok("ok")
 }
@@ -41,11 +45,23 @@ pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
 }
 
 /// `GET /ks`: keyspace names.
+#[utoipa::path(get, path = "/ks", tag = "capillaries",
+    responses(
+        (status = 200, description = "Keyspace names", body = Envelope<Vec<String>>),
+        (status = 401, description = "Token missing or wrong", body = ErrorBody),
+    ))]
 pub(crate) async fn list_keyspaces(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(ok(state.engine.storage().list_keyspaces().await?))
 }
 
 /// `DELETE /ks/{ks}`: drops a keyspace with all its runs.
+#[utoipa::path(delete, path = "/ks/{ks}", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace")),
+    responses(
+        (status = 200, description = "Dropped", body = Envelope<Option<String>>),
+        (status = 400, description = "Bad keyspace name", body = ErrorBody),
+        (status = 404, description = "No such keyspace", body = ErrorBody),
+    ))]
 pub(crate) async fn drop_keyspace(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -54,51 +70,6 @@ pub(crate) async fn drop_keyspace(
     state.engine.storage().drop_keyspace(&name).await?;
     tracing::info!(keyspace = %name, "keyspace dropped");
     Ok(ok(serde_json::Value::Null))
-}
-
-/// Start nodes as Capillaries sends them (`"a,b"`) or as a list.
-#[derive(Deserialize, Default)]
-#[serde(untagged)]
-enum StartNodes {
-    #[default]
-    None,
-    Text(String),
-    List(Vec<String>),
-}
-
-impl StartNodes {
-    fn names(&self) -> Vec<String> {
-        let all: Vec<String> = match self {
-            StartNodes::None => Vec::new(),
-            StartNodes::Text(t) => t.split(',').map(str::to_string).collect(),
-            StartNodes::List(l) => l.clone(),
-        };
-        // A trailing comma names no node, as in Capillaries.
-        all.into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    }
-}
-
-/// A script (and params) given by location, as Capillaries does, or in the body.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ScriptSource {
-    #[serde(default)]
-    script_url: String,
-    #[serde(default)]
-    script_params_url: String,
-    /// The script itself: a JSON object, or JSON / YAML text.
-    #[serde(default)]
-    script: Option<serde_json::Value>,
-    /// The params themselves: a JSON object, or JSON / YAML text.
-    #[serde(default)]
-    params: Option<serde_json::Value>,
-    #[serde(default)]
-    start_nodes: StartNodes,
-    #[serde(default)]
-    run_description: String,
 }
 
 impl ScriptSource {
@@ -217,6 +188,15 @@ async fn load_checked(
 }
 
 /// `POST /ks/{ks}/run`: starts a run; `{"run_id": N}`.
+#[utoipa::path(post, path = "/ks/{ks}/run", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace (created if missing)")),
+    request_body(content = ScriptSource, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Started", body = Envelope<RunIdData>),
+        (status = 400, description = "Bad body, keyspace name, script, start node or path", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body neither JSON nor YAML", body = ErrorBody),
+    ))]
 pub(crate) async fn start_run(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -237,17 +217,20 @@ pub(crate) async fn start_run(
     load_checked(&state, &req).await?;
     let run_id = state.engine.start_run(&req).await?;
     tracing::info!(keyspace = %name, run_id, "run started through the API");
-    Ok(ok(serde_json::json!({ "run_id": run_id })))
-}
-
-#[derive(Deserialize, Default)]
-struct StopBody {
-    #[serde(default)]
-    comment: String,
+    Ok(ok(RunIdData { run_id }))
 }
 
 /// `DELETE /ks/{ks}/run/{run_id}`: stops a run in progress or invalidates a finished one;
 /// 409 when it is stopped already.
+#[utoipa::path(delete, path = "/ks/{ks}/run/{run_id}", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id")),
+    request_body(content = StopBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stopped", body = Envelope<Option<String>>),
+        (status = 400, description = "Bad keyspace name, run id or body", body = ErrorBody),
+        (status = 404, description = "No such keyspace or run", body = ErrorBody),
+        (status = 409, description = "Stopped already", body = ErrorBody),
+    ))]
 pub(crate) async fn stop_run(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,
@@ -274,6 +257,13 @@ pub(crate) async fn stop_run(
 }
 
 /// `GET /ks/{ks}/run/{run_id}/summary`: per node status, batches, rows in and out, time.
+#[utoipa::path(get, path = "/ks/{ks}/run/{run_id}/summary", tag = "vessel",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "Summary", body = Envelope<RunSummaryDoc>),
+        (status = 400, description = "Bad keyspace name or run id", body = ErrorBody),
+        (status = 404, description = "No such keyspace or run", body = ErrorBody),
+    ))]
 pub(crate) async fn summary(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,
@@ -285,6 +275,13 @@ pub(crate) async fn summary(
 
 /// `GET /ks/{ks}/run/{run_id}/events`: Server-Sent Events: a `summary` event with the run's
 /// summary whenever it changes (and at once), then `end` when the run is complete or stopped.
+#[utoipa::path(get, path = "/ks/{ks}/run/{run_id}/events", tag = "vessel",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "Event stream of run summaries", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad keyspace name or run id", body = ErrorBody),
+        (status = 404, description = "No such keyspace or run", body = ErrorBody),
+    ))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,
@@ -344,6 +341,14 @@ pub(crate) async fn events(
 
 /// `POST /validate`: loads a script (by location or in the body) without running it; the
 /// nodes and warnings, or 400 with every error.
+#[utoipa::path(post, path = "/validate", tag = "vessel",
+    request_body(content = ScriptSource, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The script is valid", body = Envelope<Validation>),
+        (status = 400, description = "Every error of the script, or a path outside the allowed folders", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Body neither JSON nor YAML", body = ErrorBody),
+    ))]
 pub(crate) async fn validate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -361,20 +366,16 @@ pub(crate) async fn validate(
     };
     let script = load_checked(&state, &req).await?;
     let order = vessel_script::dag::topological_order(&script);
-    let nodes: Vec<serde_json::Value> = order
+    let nodes: Vec<ValidNode> = order
         .iter()
         .filter_map(|n| script.nodes.get(n))
-        .map(|n| {
-            serde_json::json!({
-                "name": n.name,
-                "type": n.node_type.name(),
-                "desc": n.desc,
-                "depends_on": vessel_script::dag::dependencies(&script, &n.name),
-            })
+        .map(|n| ValidNode {
+            name: n.name.clone(),
+            node_type: n.node_type.name().into(),
+            desc: n.desc.clone(),
+            depends_on: vessel_script::dag::dependencies(&script, &n.name),
         })
         .collect();
     let warnings: Vec<String> = script.warnings.iter().map(|w| w.to_string()).collect();
-    Ok(ok(
-        serde_json::json!({ "nodes": nodes, "warnings": warnings }),
-    ))
+    Ok(ok(Validation { nodes, warnings }))
 }

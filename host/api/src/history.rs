@@ -3,9 +3,13 @@
 
 use crate::AppState;
 use crate::envelope::{ApiError, ok};
+use crate::model::{
+    BatchEventRow, BatchHistory, Matrix, NodeEventRow, NodeHistory, NodeRow, NodeStatusCell,
+    RunLifespan, RunProps,
+};
+use crate::model::{Envelope, ErrorBody};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use vessel_core::DateTime;
@@ -15,17 +19,6 @@ use vessel_store::{Keyspace, RunEvent, RunId, RunProperties, RunStatus};
 pub(crate) fn ts(t: &DateTime) -> String {
     t.with_timezone(&vessel_core::chrono::Utc)
         .to_rfc3339_opts(vessel_core::chrono::SecondsFormat::Millis, true)
-}
-
-/// `run_props` of the webapi.
-#[derive(Serialize)]
-pub(crate) struct RunProps {
-    run_id: RunId,
-    start_nodes: String,
-    affected_nodes: String,
-    script_url: String,
-    script_params_url: String,
-    run_description: String,
 }
 
 impl From<&RunProperties> for RunProps {
@@ -41,28 +34,13 @@ impl From<&RunProperties> for RunProps {
     }
 }
 
-/// `run_lifespan` of the webapi: when the run started, completed or was stopped, and its
-/// final status (1 start, 2 complete, 3 stop).
-#[derive(Serialize)]
-pub(crate) struct RunLifespan {
-    run_id: RunId,
-    start_ts: Option<String>,
-    start_comment: String,
-    final_status: i16,
-    final_status_name: &'static str,
-    completed_ts: Option<String>,
-    completed_comment: String,
-    stopped_ts: Option<String>,
-    stopped_comment: String,
-}
-
 pub(crate) fn lifespan(events: &[RunEvent], run_id: RunId) -> RunLifespan {
     let mut l = RunLifespan {
         run_id,
         start_ts: None,
         start_comment: String::new(),
         final_status: 0,
-        final_status_name: "none",
+        final_status_name: "none".into(),
         completed_ts: None,
         completed_comment: String::new(),
         stopped_ts: None,
@@ -82,7 +60,7 @@ pub(crate) fn lifespan(events: &[RunEvent], run_id: RunId) -> RunLifespan {
     }
     let status = vessel_engine::status::run_status_priority(events, run_id);
     l.final_status = status.code();
-    l.final_status_name = status.name();
+    l.final_status_name = status.name().into();
     l
 }
 
@@ -101,22 +79,14 @@ pub(crate) async fn run_props(ks: &dyn Keyspace, run_id: RunId) -> Result<RunPro
         .ok_or_else(|| ApiError::not_found(format!("keyspace '{}' has no run {run_id}", ks.name())))
 }
 
-#[derive(Serialize)]
-struct NodeStatusCell {
-    run_id: RunId,
-    status: i16,
-    status_name: &'static str,
-    ts: String,
-}
-
-#[derive(Serialize)]
-struct NodeRow {
-    node_name: String,
-    node_desc: String,
-    node_statuses: Vec<NodeStatusCell>,
-}
-
 /// `GET /ks/{ks}`: every run's lifespan and every node's status in each run.
+#[utoipa::path(get, path = "/ks/{ks}", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace")),
+    responses(
+        (status = 200, description = "Runs × nodes", body = Envelope<Matrix>),
+        (status = 400, description = "Bad keyspace name", body = ErrorBody),
+        (status = 404, description = "No such keyspace", body = ErrorBody),
+    ))]
 pub(crate) async fn keyspace_matrix(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -171,7 +141,7 @@ pub(crate) async fn keyspace_matrix(
                 .map(|(run_id, (status, status_name, t))| NodeStatusCell {
                     run_id,
                     status,
-                    status_name,
+                    status_name: status_name.into(),
                     ts: ts(t),
                 })
                 .collect(),
@@ -184,13 +154,20 @@ pub(crate) async fn keyspace_matrix(
             .cmp(&first.get(&b.node_name))
             .then_with(|| a.node_name.cmp(&b.node_name))
     });
-    Ok(ok(serde_json::json!({
-        "run_lifespans": lifespans,
-        "nodes": nodes,
-    })))
+    Ok(ok(Matrix {
+        run_lifespans: lifespans,
+        nodes,
+    }))
 }
 
 /// `GET /ks/{ks}/run/{run_id}/node_history`.
+#[utoipa::path(get, path = "/ks/{ks}/run/{run_id}/node_history", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "Node history", body = Envelope<NodeHistory>),
+        (status = 400, description = "Bad keyspace name or run id", body = ErrorBody),
+        (status = 404, description = "No such keyspace or run", body = ErrorBody),
+    ))]
 pub(crate) async fn node_history(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,
@@ -199,28 +176,34 @@ pub(crate) async fn node_history(
     let props = run_props(ks.as_ref(), run_id).await?;
     let run_events = ks.run_events(Some(&[run_id])).await?;
     let events = ks.node_events(Some(&[run_id])).await?;
-    let rows: Vec<serde_json::Value> = events
+    let rows: Vec<NodeEventRow> = events
         .iter()
-        .map(|e| {
-            serde_json::json!({
-                "ts": ts(&e.ts),
-                "run_id": e.run_id,
-                "script_node": e.node,
-                "written_by_batch_idx": e.written_by_batch_idx,
-                "status": e.status.code(),
-                "status_name": e.status.name(),
-                "comment": e.comment,
-            })
+        .map(|e| NodeEventRow {
+            ts: ts(&e.ts),
+            run_id: e.run_id,
+            script_node: e.node.clone(),
+            written_by_batch_idx: e.written_by_batch_idx,
+            status: e.status.code(),
+            status_name: e.status.name().into(),
+            comment: e.comment.clone(),
         })
         .collect();
-    Ok(ok(serde_json::json!({
-        "run_props": RunProps::from(&props),
-        "run_lifespan": lifespan(&run_events, run_id),
-        "node_history": rows,
-    })))
+    Ok(ok(NodeHistory {
+        run_props: RunProps::from(&props),
+        run_lifespan: lifespan(&run_events, run_id),
+        node_history: rows,
+    }))
 }
 
 /// `GET /ks/{ks}/run/{run_id}/node/{node}/batch_history`.
+#[utoipa::path(get, path = "/ks/{ks}/run/{run_id}/node/{node}/batch_history", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id"),
+        ("node" = String, Path, description = "Node name")),
+    responses(
+        (status = 200, description = "Batch history", body = Envelope<BatchHistory>),
+        (status = 400, description = "Bad keyspace name or run id", body = ErrorBody),
+        (status = 404, description = "No such keyspace, run or node", body = ErrorBody),
+    ))]
 pub(crate) async fn batch_history(
     State(state): State<AppState>,
     Path((name, run_id, node)): Path<(String, RunId, String)>,
@@ -235,34 +218,32 @@ pub(crate) async fn batch_history(
     }
     let run_events = ks.run_events(Some(&[run_id])).await?;
     let events = ks.batch_events(run_id, Some(&node)).await?;
-    let rows: Vec<serde_json::Value> = events
+    let rows: Vec<BatchEventRow> = events
         .iter()
-        .map(|e| {
-            serde_json::json!({
-                "ts": ts(&e.ts),
-                "run_id": e.run_id,
-                "script_node": e.node,
-                "batch_idx": e.batch_idx,
-                "batches_total": e.batches_total,
-                "status": e.status.code(),
-                "status_name": e.status.name(),
-                "first_token": e.first_token,
-                "last_token": e.last_token,
-                "instance": e.instance,
-                "thread": e.thread,
-                "comment": e.comment,
-            })
+        .map(|e| BatchEventRow {
+            ts: ts(&e.ts),
+            run_id: e.run_id,
+            script_node: e.node.clone(),
+            batch_idx: e.batch_idx,
+            batches_total: e.batches_total,
+            status: e.status.code(),
+            status_name: e.status.name().into(),
+            first_token: e.first_token,
+            last_token: e.last_token,
+            instance: e.instance.clone(),
+            thread: e.thread,
+            comment: e.comment.clone(),
         })
         .collect();
-    Ok(ok(serde_json::json!({
-        "run_props": RunProps::from(&props),
-        "run_lifespan": lifespan(&run_events, run_id),
-        "batch_history": rows,
-    })))
+    Ok(ok(BatchHistory {
+        run_props: RunProps::from(&props),
+        run_lifespan: lifespan(&run_events, run_id),
+        batch_history: rows,
+    }))
 }
 
 /// Query of the picture endpoint.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
 pub(crate) struct VizQuery {
     /// Colour the nodes by their status in this run.
     #[serde(default)]
@@ -271,6 +252,13 @@ pub(crate) struct VizQuery {
 
 /// `GET /ks/{ks}/run/{run_id}/viz`: the run's script as an SVG DAG, coloured by node status
 /// with `?is_status=true`.
+#[utoipa::path(get, path = "/ks/{ks}/run/{run_id}/viz", tag = "capillaries",
+    params(("ks" = String, Path, description = "Keyspace"), ("run_id" = i32, Path, description = "Run id"), VizQuery),
+    responses(
+        (status = 200, description = "SVG picture", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "Bad keyspace name, run id or query", body = ErrorBody),
+        (status = 404, description = "No such keyspace or run", body = ErrorBody),
+    ))]
 pub(crate) async fn viz(
     State(state): State<AppState>,
     Path((name, run_id)): Path<(String, RunId)>,

@@ -16,6 +16,8 @@ mod access;
 mod envelope;
 mod handlers;
 mod history;
+pub mod model;
+pub mod openapi;
 
 pub use access::AllowedDirs;
 pub use envelope::ApiError;
@@ -100,6 +102,7 @@ pub fn router(engine: Arc<Engine>, settings: ApiSettings) -> Router {
         .route("/ks/{ks}/run/{run_id}/summary", get(handlers::summary))
         .route("/ks/{ks}/run/{run_id}/events", get(handlers::events))
         .route("/validate", post(handlers::validate))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_token,

@@ -563,6 +563,37 @@ async fn a_stalled_upload_is_cut_off() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_lists_every_endpoint() {
+    let f = fixture(|_| {}).await;
+    let (status, v) = f.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."), "{v}");
+    let paths = v["paths"].as_object().unwrap();
+    for p in [
+        "/healthz",
+        "/ks",
+        "/ks/{ks}",
+        "/ks/{ks}/run",
+        "/ks/{ks}/run/{run_id}",
+        "/ks/{ks}/run/{run_id}/node_history",
+        "/ks/{ks}/run/{run_id}/node/{node}/batch_history",
+        "/ks/{ks}/run/{run_id}/viz",
+        "/ks/{ks}/run/{run_id}/summary",
+        "/ks/{ks}/run/{run_id}/events",
+        "/validate",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not described");
+    }
+    assert!(paths["/ks/{ks}"].get("delete").is_some());
+    assert_eq!(
+        v["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "{}",
+        v["components"]
+    );
+}
+
 #[test]
 fn allowed_folders_must_exist() {
     let e = AllowedDirs::new(vec![PathBuf::from("/no/such/folder")]).unwrap_err();
