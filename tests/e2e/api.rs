@@ -160,3 +160,105 @@ fn a_run_started_over_http_completes_and_the_token_is_required() {
     }
     assert!(work.join("out/customer_totals.csv").exists());
 }
+
+/// The pinned schemathesis release the fuzzing test uses.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// The `st` command: `VESSEL_SCHEMATHESIS`, else a venv kept under `target/` (made here with
+/// pip on first use, as the build makes its componentize-py venv).
+fn schemathesis() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("VESSEL_SCHEMATHESIS").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let venv = vessel_tests::vessel_bin()
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/vessel")
+        .join("st-venv");
+    let st = venv.join("bin/st");
+    if st.exists() {
+        return st;
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv", s(&venv)])
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", SCHEMATHESIS])
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok && st.exists(),
+        "cannot install {SCHEMATHESIS} into {} (python3 with venv and pip, and PyPI, are needed; \
+         or point VESSEL_SCHEMATHESIS at an `st` command)",
+        venv.display()
+    );
+    st
+}
+
+/// schemathesis generates requests from /openapi.json for every endpoint (a bounded number
+/// per endpoint, fixed seed) and fails on any 5xx, any status, content type or body the
+/// description does not document.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
+    let st = schemathesis();
+    let dir = tempfile::tempdir().unwrap();
+    let shop = vessel_tests::project_root().join("examples/shop");
+    let work = dir.path().join("shop");
+    std::fs::create_dir_all(work.join("data")).unwrap();
+    for f in ["script.yaml", "params.yaml"] {
+        std::fs::copy(shop.join(f), work.join(f)).unwrap();
+    }
+    for f in ["customers.csv", "orders.csv"] {
+        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
+    }
+    let token = "5ch3ma7h3515-t0k3n-0123";
+    std::fs::write(dir.path().join("token"), token).unwrap();
+    let api = Api::start(
+        &work,
+        &[
+            "--token-file",
+            s(&dir.path().join("token")),
+            "--workers",
+            "1",
+        ],
+    );
+    // Something to look at: a finished run.
+    let (status, body) = api.request(
+        "POST",
+        "/ks/shop/run",
+        Some(token),
+        r#"{"script_url": "script.yaml", "script_params_url": "params.yaml"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = Command::new(st)
+        .args([
+            "run",
+            &format!("http://{}/openapi.json", api.addr),
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--no-shrink",
+            "--workers",
+            "2",
+        ])
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        .current_dir(dir.path())
+        .output()
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It did test: every operation, hundreds of cases.
+    assert!(text.contains("Tested: 12"), "{text}");
+    assert!(text.contains("passed"), "{text}");
+}

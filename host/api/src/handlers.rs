@@ -1,14 +1,14 @@
 //! Keyspaces and runs: list, start, stop, summarize, follow, validate.
 
 use crate::AppState;
-use crate::envelope::{ApiError, ok, parse_body};
+use crate::envelope::{ApiError, ApiPath, ok, parse_body};
 use crate::history::{keyspace, run_props};
 use crate::model::{
     Envelope, ErrorBody, RunIdData, RunSummaryDoc, ScriptSource, StopBody, ValidNode, Validation,
 };
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -64,7 +64,7 @@ pub(crate) async fn list_keyspaces(State(state): State<AppState>) -> Result<Resp
     ))]
 pub(crate) async fn drop_keyspace(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     keyspace(&state, &name).await?;
     state.engine.storage().drop_keyspace(&name).await?;
@@ -199,7 +199,7 @@ async fn load_checked(
     ))]
 pub(crate) async fn start_run(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -233,7 +233,7 @@ pub(crate) async fn start_run(
     ))]
 pub(crate) async fn stop_run(
     State(state): State<AppState>,
-    Path((name, run_id)): Path<(String, RunId)>,
+    ApiPath((name, run_id)): ApiPath<(String, RunId)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -266,7 +266,7 @@ pub(crate) async fn stop_run(
     ))]
 pub(crate) async fn summary(
     State(state): State<AppState>,
-    Path((name, run_id)): Path<(String, RunId)>,
+    ApiPath((name, run_id)): ApiPath<(String, RunId)>,
 ) -> Result<Response, ApiError> {
     let ks = keyspace(&state, &name).await?;
     run_props(ks.as_ref(), run_id).await?;
@@ -284,7 +284,7 @@ pub(crate) async fn summary(
     ))]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    Path((name, run_id)): Path<(String, RunId)>,
+    ApiPath((name, run_id)): ApiPath<(String, RunId)>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let ks = keyspace(&state, &name).await?;
     run_props(ks.as_ref(), run_id).await?;

@@ -2,13 +2,13 @@
 //! matrix, a run's node history and a node's batch history.
 
 use crate::AppState;
-use crate::envelope::{ApiError, ok};
+use crate::envelope::{ApiError, ApiPath, ok};
 use crate::model::{
     BatchEventRow, BatchHistory, Matrix, NodeEventRow, NodeHistory, NodeRow, NodeStatusCell,
     RunLifespan, RunProps,
 };
 use crate::model::{Envelope, ErrorBody};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub(crate) async fn run_props(ks: &dyn Keyspace, run_id: RunId) -> Result<RunPro
     ))]
 pub(crate) async fn keyspace_matrix(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let ks = keyspace(&state, &name).await?;
     let props = ks.run_properties().await?;
@@ -170,7 +170,7 @@ pub(crate) async fn keyspace_matrix(
     ))]
 pub(crate) async fn node_history(
     State(state): State<AppState>,
-    Path((name, run_id)): Path<(String, RunId)>,
+    ApiPath((name, run_id)): ApiPath<(String, RunId)>,
 ) -> Result<Response, ApiError> {
     let ks = keyspace(&state, &name).await?;
     let props = run_props(ks.as_ref(), run_id).await?;
@@ -206,7 +206,7 @@ pub(crate) async fn node_history(
     ))]
 pub(crate) async fn batch_history(
     State(state): State<AppState>,
-    Path((name, run_id, node)): Path<(String, RunId, String)>,
+    ApiPath((name, run_id, node)): ApiPath<(String, RunId, String)>,
 ) -> Result<Response, ApiError> {
     let ks = keyspace(&state, &name).await?;
     let props = run_props(ks.as_ref(), run_id).await?;
@@ -261,7 +261,7 @@ pub(crate) struct VizQuery {
     ))]
 pub(crate) async fn viz(
     State(state): State<AppState>,
-    Path((name, run_id)): Path<(String, RunId)>,
+    ApiPath((name, run_id)): ApiPath<(String, RunId)>,
     query: Result<axum::extract::Query<VizQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
