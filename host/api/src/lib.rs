@@ -18,6 +18,7 @@ mod handlers;
 mod history;
 pub mod model;
 pub mod openapi;
+mod ui;
 
 pub use access::AllowedDirs;
 pub use envelope::ApiError;
@@ -109,6 +110,9 @@ pub fn router(engine: Arc<Engine>, settings: ApiSettings) -> Router {
         ));
     Router::new()
         .route("/healthz", get(handlers::healthz))
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::app_js))
+        .route("/ui/app.css", get(ui::app_css))
         .merge(api)
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -594,6 +594,32 @@ async fn the_openapi_description_lists_every_endpoint() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_is_served_from_the_binary_without_a_token() {
+    let f = fixture(|s| s.token = Some("0123456789abcdef0123".into())).await;
+    for (path, kind, words) in [
+        ("/", "text/html", "<script src=\"/ui/app.js\">"),
+        ("/ui/app.js", "text/javascript", "Authorization"),
+        ("/ui/app.css", "text/css", ".status"),
+    ] {
+        let res = f
+            .app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let ct = res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(ct.starts_with(kind), "{path}: {ct}");
+        assert!(res.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains(words), "{path}");
+    }
+}
+
 #[test]
 fn allowed_folders_must_exist() {
     let e = AllowedDirs::new(vec![PathBuf::from("/no/such/folder")]).unwrap_err();
