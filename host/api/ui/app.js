@@ -37,7 +37,10 @@ async function api(method, path, body) {
     if (!res.ok) throw new Error(res.status + " " + (await res.text()));
     return res.text();
   }
-  const env = await res.json();
+  // Tokens are 64-bit: keep their exact text where the browser offers it (JSON.parse source
+  // access), as numbers beyond 2^53 lose digits.
+  const env = JSON.parse(await res.text(), (key, value, ctx) =>
+    (key === "first_token" || key === "last_token") && ctx && ctx.source ? ctx.source : value);
   if (!res.ok || env.error) throw new Error(env.error || res.status + " " + res.statusText);
   return env.data;
 }
