@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `vessel api` process; killed when dropped.
-struct Api {
+pub(crate) struct Api {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Drop for Api {
@@ -23,7 +23,7 @@ impl Drop for Api {
 
 impl Api {
     /// Starts `vessel api` in `dir` and waits for the address it prints.
-    fn start(dir: &Path, extra: &[&str]) -> Api {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Api {
         let mut child = Command::new(vessel_tests::vessel_bin())
             .arg("api")
             .args([
@@ -59,7 +59,13 @@ impl Api {
     }
 
     /// One HTTP/1.1 request; returns the status and the body.
-    fn request(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
         let mut conn = TcpStream::connect(&self.addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

@@ -126,7 +126,7 @@ function enc(s) {
 // ---- dialogs -------------------------------------------------------------------------------
 
 function openDialog(title, fields, submitText, onSubmit) {
-  dialogForm.replaceChildren(el("h2", {}, title), ...fields,
+  dialogForm.replaceChildren(el("h2", {}, title), ...fields.flat(),
     el("div", { class: "buttons" },
       el("button", { type: "button", class: "quiet", onclick: () => dialog.close() }, "Cancel"),
       el("button", { type: "submit", id: "dialog-submit" }, submitText)));
