@@ -57,19 +57,28 @@ try {
   await page.waitForSelector("text=load_orders");
   await shot("05-keyspace");
 
-  step = "stop (invalidate) a second run";
+  step = "stop a second run while it is going (1000 batches), followed live";
   await page.click("text=New run");
   await page.fill("#f-script_url", "script.yaml");
-  await page.fill("#f-script_params_url", "params.yaml");
+  await page.fill("#f-script_params_url", "params_slow.yaml");
+  await page.fill("#f-run_description", "to be stopped");
   await page.click("#dialog-submit");
   await page.waitForURL(/#\/ks\/shop\/run\/2$/);
-  await page.waitForSelector("#run-status .s-complete", { timeout: 60000 });
-  await page.goto(base + "/#/ks/shop/run/2");
+  await page.waitForSelector("#live:text('live')", { timeout: 20000 });
+  await shot("06-running");
   await page.click("#stop-run");
   await page.fill("#f-comment", "not needed");
   await page.click("#dialog-submit");
   await page.waitForSelector("#run-status .s-stop", { timeout: 20000 });
-  await shot("06-stopped");
+  await shot("07-stopped");
+
+  step = "invalidate the finished first run";
+  await page.goto(base + "/#/ks/shop/run/1");
+  await page.waitForSelector("#run-status .s-complete");
+  await page.click("#stop-run");
+  await page.fill("#f-comment", "superseded");
+  await page.click("#dialog-submit");
+  await page.waitForSelector("#run-status .s-stop", { timeout: 20000 });
 
   step = "a refused script shows the API's error";
   await page.goto(base + "/#/");
@@ -80,7 +89,7 @@ try {
   await page.waitForSelector("#error:not([hidden])");
   const err = await page.textContent("#error");
   if (!err.includes("outside the folders")) throw new Error(`the error shown is: ${err}`);
-  await shot("07-refused");
+  await shot("08-refused");
 
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
   console.log("ui: every step passed");

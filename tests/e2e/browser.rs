@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium (Debian's `chromium`, driven by playwright-core from npm):
 //! the token prompt, a run started from the form and watched to completion, the batch history,
-//! the keyspace matrix, a run stopped from its page, and a refused script's error. Screenshots
+//! the keyspace matrix, a run stopped from its page while it goes, a finished run invalidated,
+//! and a refused script's error. Screenshots
 //! of every page go to `target/<profile>/ui-screenshots/`.
 
 use crate::api::Api;
@@ -66,6 +67,12 @@ fn the_ui_starts_watches_inspects_and_stops_runs() {
     for f in ["customers.csv", "orders.csv"] {
         std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
     }
+    // A run long enough to be stopped while it goes.
+    std::fs::write(
+        work.join("params_slow.yaml"),
+        "dir_in: data\ndir_out: out_slow\nbatches: 1000\n",
+    )
+    .unwrap();
     let token = "br0ws3r-t0k3n-0123456789";
     std::fs::write(dir.path().join("token"), token).unwrap();
     let api = Api::start(
@@ -102,8 +109,9 @@ fn the_ui_starts_watches_inspects_and_stops_runs() {
         "03-run",
         "04-batches",
         "05-keyspace",
-        "06-stopped",
-        "07-refused",
+        "06-running",
+        "07-stopped",
+        "08-refused",
     ] {
         assert!(
             shots.join(format!("{name}.png")).exists(),
