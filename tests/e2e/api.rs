@@ -268,3 +268,57 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     assert!(text.contains("Tested: 12"), "{text}");
     assert!(text.contains("passed"), "{text}");
 }
+
+/// With `--queue amqp://...` the API only records and publishes runs; a `vessel daemon` on the
+/// same store and broker does the work.
+#[test]
+fn with_a_shared_queue_the_daemons_do_the_work() {
+    let broker = crate::cluster::Broker::new("api");
+    let dir = tempfile::tempdir().unwrap();
+    let shop = vessel_tests::project_root().join("examples/shop");
+    let work = dir.path().join("shop");
+    std::fs::create_dir_all(work.join("data")).unwrap();
+    for f in ["script.yaml", "params.yaml"] {
+        std::fs::copy(shop.join(f), work.join(f)).unwrap();
+    }
+    for f in ["customers.csv", "orders.csv"] {
+        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
+    }
+    let store = work.join("data");
+    let daemon = crate::cluster::Daemon::start(
+        &broker,
+        &store,
+        &dir.path().join("logs"),
+        &["--workers", "2"],
+    );
+    let queue = broker.args();
+    let queue: Vec<&str> = queue.iter().map(String::as_str).collect();
+    let api = Api::start(&work, &queue);
+    let (status, body) = api.request(
+        "POST",
+        "/ks/shop/run",
+        None,
+        r#"{"script_url": "script.yaml", "script_params_url": "params.yaml"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, body) = api.request("GET", "/ks/shop/run/1/summary", None, "");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["data"]["run_status"] == "complete" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, body) = api.request(
+        "GET",
+        "/ks/shop/run/1/node/order_details/batch_history",
+        None,
+        "",
+    );
+    assert!(
+        body.contains(&daemon.instance),
+        "the daemon did not process the batches: {body}"
+    );
+}
