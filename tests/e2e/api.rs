@@ -8,6 +8,21 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A copy of the example pipeline (script, params, input data) in `dir/shop`, without its
+/// outputs or data directory; returns the copy's folder.
+pub(crate) fn copy_shop(dir: &Path) -> std::path::PathBuf {
+    let shop = vessel_tests::project_root().join("examples/shop");
+    let work = dir.join("shop");
+    std::fs::create_dir_all(work.join("data")).unwrap();
+    for f in ["script.yaml", "params.yaml"] {
+        std::fs::copy(shop.join(f), work.join(f)).unwrap();
+    }
+    for f in ["customers.csv", "orders.csv"] {
+        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
+    }
+    work
+}
+
 /// A `vessel api` process; killed when dropped.
 pub(crate) struct Api {
     child: Child,
@@ -118,15 +133,7 @@ fn without_a_token_it_listens_on_loopback_only() {
 #[test]
 fn a_run_started_over_http_completes_and_the_token_is_required() {
     let dir = tempfile::tempdir().unwrap();
-    let shop = vessel_tests::project_root().join("examples/shop");
-    let work = dir.path().join("shop");
-    std::fs::create_dir_all(work.join("data")).unwrap();
-    for f in ["script.yaml", "params.yaml"] {
-        std::fs::copy(shop.join(f), work.join(f)).unwrap();
-    }
-    for f in ["customers.csv", "orders.csv"] {
-        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
-    }
+    let work = copy_shop(dir.path());
     let token = "f00dfeedf00dfeedf00dfeed";
     std::fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();
     let api = Api::start(
@@ -209,15 +216,7 @@ fn schemathesis() -> std::path::PathBuf {
 fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let st = schemathesis();
     let dir = tempfile::tempdir().unwrap();
-    let shop = vessel_tests::project_root().join("examples/shop");
-    let work = dir.path().join("shop");
-    std::fs::create_dir_all(work.join("data")).unwrap();
-    for f in ["script.yaml", "params.yaml"] {
-        std::fs::copy(shop.join(f), work.join(f)).unwrap();
-    }
-    for f in ["customers.csv", "orders.csv"] {
-        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
-    }
+    let work = copy_shop(dir.path());
     let token = "5ch3ma7h3515-t0k3n-0123";
     std::fs::write(dir.path().join("token"), token).unwrap();
     let api = Api::start(
@@ -275,15 +274,7 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
 fn with_a_shared_queue_the_daemons_do_the_work() {
     let broker = crate::cluster::Broker::new("api");
     let dir = tempfile::tempdir().unwrap();
-    let shop = vessel_tests::project_root().join("examples/shop");
-    let work = dir.path().join("shop");
-    std::fs::create_dir_all(work.join("data")).unwrap();
-    for f in ["script.yaml", "params.yaml"] {
-        std::fs::copy(shop.join(f), work.join(f)).unwrap();
-    }
-    for f in ["customers.csv", "orders.csv"] {
-        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
-    }
+    let work = copy_shop(dir.path());
     let store = work.join("data");
     let daemon = crate::cluster::Daemon::start(
         &broker,

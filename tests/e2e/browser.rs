@@ -4,7 +4,7 @@
 //! and a refused script's error. Screenshots
 //! of every page go to `target/<profile>/ui-screenshots/`.
 
-use crate::api::Api;
+use crate::api::{Api, copy_shop};
 use crate::support::s;
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,15 +58,7 @@ fn the_ui_starts_watches_inspects_and_stops_runs() {
     let chromium = chromium();
     let driver = driver();
     let dir = tempfile::tempdir().unwrap();
-    let shop = vessel_tests::project_root().join("examples/shop");
-    let work = dir.path().join("shop");
-    std::fs::create_dir_all(work.join("data")).unwrap();
-    for f in ["script.yaml", "params.yaml"] {
-        std::fs::copy(shop.join(f), work.join(f)).unwrap();
-    }
-    for f in ["customers.csv", "orders.csv"] {
-        std::fs::copy(shop.join("data").join(f), work.join("data").join(f)).unwrap();
-    }
+    let work = copy_shop(dir.path());
     // A run long enough to be stopped while it goes.
     std::fs::write(
         work.join("params_slow.yaml"),
